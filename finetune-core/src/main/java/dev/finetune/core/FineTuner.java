@@ -1,0 +1,519 @@
+package dev.finetune.core;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.training.loss.Loss;
+import ai.djl.translate.TranslateException;
+import ai.djl.util.Pair;
+import dev.finetune.core.checkpoint.Checkpoint;
+import dev.finetune.core.checkpoint.CheckpointException;
+import dev.finetune.core.groups.LayerGroups;
+import dev.finetune.core.head.HeadReplacer;
+import dev.finetune.core.optim.PlanOptimizer;
+import dev.finetune.core.result.CheckpointMetric;
+import dev.finetune.core.result.ConfusionMatrix;
+import dev.finetune.core.result.EpochMetrics;
+import dev.finetune.core.result.FineTuneResult;
+import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.stage.Stage;
+import dev.finetune.core.strategy.TrainingPlan;
+import dev.finetune.core.train.BatchNormControl;
+import dev.finetune.core.train.EpochTotals;
+import dev.finetune.core.train.TrainingLoop;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * Fine-tunes a pretrained classifier through a plan of stages:
+ *
+ * <pre>{@code
+ * FineTuneResult r = FineTuner.from(model)
+ *         .replaceHead(12)
+ *         .stage(Stage.headOnly().withEpochs(2))
+ *         .stage(Stage.discriminative(2.6).withEpochs(3))
+ *         .fit(trainData, validationData);
+ * }</pre>
+ *
+ * <p>A {@code FineTuner} is a mutable configuration for one model and is not thread-safe: use one
+ * per thread. Stages and strategies are immutable and may be shared. The model's parameters are
+ * changed in place; at the end of {@link #fit} they hold the best epoch's weights (see
+ * {@link #optRestoreBest}).
+ */
+public final class FineTuner {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FineTuner.class);
+
+    private final Model model;
+    private Block block;
+    private final NDManager manager;
+    private int numClasses;
+    private List<String> classNames;
+    private HeadReplacer headReplacer = HeadReplacer.sequential();
+    private Function<Block, LayerGroups> grouping = LayerGroups::of;
+    private final List<Stage> stages = new ArrayList<>();
+    private Loss loss = Loss.softmaxCrossEntropyLoss();
+    private Path checkpointPath;
+    private CheckpointMetric metric = CheckpointMetric.ACCURACY;
+    private long seed = 42;
+    private boolean progress = true;
+    private boolean restoreBest = true;
+    private Path resumeFrom;
+    private int divergenceCheckInterval = 100;
+
+    private FineTuner(Model model, Block block, NDManager manager) {
+        this.model = model;
+        this.block = Objects.requireNonNull(block, "the model has no block");
+        this.manager = manager;
+    }
+
+    /**
+     * Starts a fine-tune of a model holding pretrained weights; the model's manager (and so its
+     * device) is where training runs.
+     *
+     * @param model a loaded model
+     * @return the fine-tuner
+     */
+    public static FineTuner from(Model model) {
+        return new FineTuner(model, model.getBlock(), model.getNDManager());
+    }
+
+    /**
+     * Starts a fine-tune of a block whose parameters are initialised or loaded; training runs on
+     * the device of its parameters.
+     *
+     * @param block the pretrained block
+     * @return the fine-tuner
+     */
+    public static FineTuner from(Block block) {
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (p.getValue().isInitialized()) {
+                return new FineTuner(null, block, p.getValue().getArray().getManager());
+            }
+        }
+        throw new IllegalArgumentException(
+                "The block has no initialised parameters: load its pretrained weights first, or"
+                        + " use FineTuner.from(model) with a Model that owns a manager.");
+    }
+
+    /**
+     * Replaces the classifier with a new randomly initialised one for {@code classes} classes.
+     * Call it after the pretrained weights are loaded.
+     *
+     * @param classes the number of target classes, at least 2
+     * @return this
+     */
+    public FineTuner replaceHead(int classes) {
+        requireClassCount(classes);
+        Block replaced = headReplacer.replace(block, classes);
+        if (replaced != block && model != null) {
+            model.setBlock(replaced);
+        }
+        block = replaced;
+        numClasses = classes;
+        return this;
+    }
+
+    /**
+     * Declares the class count without replacing the head (the model's head already has it).
+     *
+     * @param classes the number of classes
+     * @return this
+     */
+    public FineTuner optNumClasses(int classes) {
+        requireClassCount(classes);
+        numClasses = classes;
+        return this;
+    }
+
+    private static void requireClassCount(int classes) {
+        if (classes < 2) {
+            throw new IllegalArgumentException(
+                    "replaceHead(" + classes + "): a classifier needs at least 2 classes; pass the"
+                            + " number of classes in your target data.");
+        }
+    }
+
+    /**
+     * @param names class names in label order (default "0", "1", ...)
+     * @return this
+     */
+    public FineTuner optClassNames(List<String> names) {
+        classNames = List.copyOf(names);
+        return this;
+    }
+
+    /**
+     * @param replacer how to find and replace the head (set before {@link #replaceHead})
+     * @return this
+     */
+    public FineTuner optHeadReplacer(HeadReplacer replacer) {
+        headReplacer = Objects.requireNonNull(replacer);
+        return this;
+    }
+
+    /**
+     * @param groups how to split the model into layer groups (default {@link LayerGroups#of})
+     * @return this
+     */
+    public FineTuner optLayerGroups(Function<Block, LayerGroups> groups) {
+        grouping = Objects.requireNonNull(groups);
+        return this;
+    }
+
+    /**
+     * Appends a stage to the plan.
+     *
+     * @param stage the stage
+     * @return this
+     */
+    public FineTuner stage(Stage stage) {
+        stages.add(Objects.requireNonNull(stage, "stage"));
+        return this;
+    }
+
+    /**
+     * @param lossFunction the training loss on (labels, logits); default softmax cross-entropy
+     * @return this
+     */
+    public FineTuner optLoss(Loss lossFunction) {
+        loss = Objects.requireNonNull(lossFunction);
+        return this;
+    }
+
+    /**
+     * Writes the best epoch's checkpoint to this file (atomically, each time the metric improves).
+     *
+     * @param file the checkpoint file
+     * @return this
+     */
+    public FineTuner optCheckpoint(Path file) {
+        checkpointPath = file;
+        return this;
+    }
+
+    /**
+     * @param checkpointMetric the validation metric that picks the best epoch (default accuracy)
+     * @return this
+     */
+    public FineTuner optCheckpointMetric(CheckpointMetric checkpointMetric) {
+        metric = Objects.requireNonNull(checkpointMetric);
+        return this;
+    }
+
+    /**
+     * @param randomSeed seed for initialisation and shuffling (default 42)
+     * @return this
+     */
+    public FineTuner optSeed(long randomSeed) {
+        seed = randomSeed;
+        return this;
+    }
+
+    /**
+     * @param show whether to draw a console progress bar (default true)
+     * @return this
+     */
+    public FineTuner optProgress(boolean show) {
+        progress = show;
+        return this;
+    }
+
+    /**
+     * @param restore whether the model ends with the best epoch's weights (default) or the last's
+     * @return this
+     */
+    public FineTuner optRestoreBest(boolean restore) {
+        restoreBest = restore;
+        return this;
+    }
+
+    /**
+     * Continues a plan from a checkpoint it wrote: the weights are restored and training goes on
+     * after the checkpoint's epoch. The plan must be the same as when the checkpoint was written.
+     *
+     * @param checkpoint the checkpoint file
+     * @return this
+     */
+    public FineTuner optResumeFrom(Path checkpoint) {
+        resumeFrom = checkpoint;
+        return this;
+    }
+
+    /**
+     * @param steps steps between host reads of the NaN/inf flag (default 100)
+     * @return this
+     */
+    public FineTuner optDivergenceCheckInterval(int steps) {
+        divergenceCheckInterval = steps;
+        return this;
+    }
+
+    /** @return the block being fine-tuned (with its new head once replaced) */
+    public Block block() {
+        return block;
+    }
+
+    /**
+     * The model's layer groups with the trainable state a stage gives them in its first epoch.
+     *
+     * @param stage a stage, or null for counts only
+     * @return a printable table
+     */
+    public String describeGroups(Stage stage) {
+        LayerGroups groups = grouping.apply(block);
+        return groups.describe(stage == null ? null : stage.strategy().multipliers(groups.size(), 0));
+    }
+
+    /**
+     * Runs the plan.
+     *
+     * @param train the training data (labels are class indices)
+     * @param validation the validation data, evaluated after every epoch
+     * @return the per-epoch metrics, best epoch and its confusion matrix
+     * @throws CheckpointException if a checkpoint cannot be written or the resume checkpoint is
+     *     missing, corrupt or from another plan
+     */
+    public FineTuneResult fit(Dataset train, Dataset validation) throws CheckpointException {
+        if (numClasses < 2) {
+            throw new IllegalStateException(
+                    "The class count is unknown: call replaceHead(n) (or optNumClasses(n) if the"
+                            + " head already fits) before fit.");
+        }
+        if (stages.isEmpty()) {
+            throw new IllegalStateException(
+                    "The plan has no stage: add one, e.g. stage(Stage.headOnly().withEpochs(3)).");
+        }
+        Objects.requireNonNull(train, "training dataset");
+        Objects.requireNonNull(validation, "validation dataset");
+        List<String> names = classNames != null ? classNames : defaultNames(numClasses);
+        if (names.size() != numClasses) {
+            throw new IllegalArgumentException(
+                    names.size() + " class names were given for " + numClasses + " classes.");
+        }
+        requireNotEmpty(train, "training");
+        requireNotEmpty(validation, "validation");
+        Engine.getInstance().setRandomSeed((int) seed);
+        prepare(train);
+        prepare(validation);
+
+        Shape inputShape = firstInputShape(train);
+        initialize(inputShape);
+        LayerGroups groups = grouping.apply(block);
+        List<String> plan = new ArrayList<>();
+        for (Stage s : stages) {
+            plan.add(s.describe());
+            s.plan(groups, 0); // validates every stage before any training
+        }
+
+        int startStage = 0;
+        int startEpochInStage = 0;
+        int epochNumber = 0;
+        double bestValue = Double.NaN;
+        if (resumeFrom != null) {
+            Checkpoint resume = Checkpoint.load(resumeFrom);
+            Checkpoint.Metadata meta = resume.metadata();
+            if (!meta.stagePlan().equals(plan)) {
+                throw new CheckpointException(
+                        "Checkpoint " + resumeFrom + " was written by another stage plan "
+                                + meta.stagePlan() + "; this fine-tuner's plan is " + plan
+                                + ". Resume with the same stages, or start without resuming.");
+            }
+            resume.restoreInto(block, manager);
+            startStage = meta.stage();
+            startEpochInStage = meta.epochInStage();
+            epochNumber = meta.epoch();
+            bestValue = meta.metricValue();
+            if (startEpochInStage >= stages.get(startStage).epochs()) {
+                startStage++;
+                startEpochInStage = 0;
+            }
+            LOG.info("Resuming from {} after epoch {} (stage {}, {} {})", resumeFrom, meta.epoch(),
+                    meta.stage() + 1, metric, meta.metricValue());
+        }
+
+        List<EpochMetrics> history = new ArrayList<>();
+        Checkpoint best = null;
+        ConfusionMatrix bestConfusion = null;
+        int bestIndex = -1;
+        TrainingLoop loop = new TrainingLoop(block, manager, loss, numClasses, progress, divergenceCheckInterval);
+        long stepsPerEpoch = stepsPerEpoch(train);
+        boolean checkLabels = true;
+        try (BatchNormControl batchNorm = BatchNormControl.install(block)) {
+            for (int s = startStage; s < stages.size(); s++) {
+                Stage stage = stages.get(s);
+                int firstEpoch = s == startStage ? startEpochInStage : 0;
+                if (firstEpoch == 0) {
+                    reinitializeTop(groups, stage.strategy().reinitializedTopGroups());
+                }
+                batchNorm.setKeepStatistics(stage.batchNormPolicy() == BatchNormPolicy.KEEP_STATISTICS);
+                TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
+                        stage.epochs() * stepsPerEpoch, firstEpoch * stepsPerEpoch);
+                try (PlanOptimizer optimizer = new PlanOptimizer(stage.optimizer(), manager)) {
+                    for (int e = firstEpoch; e < stage.epochs(); e++) {
+                        epochNumber++;
+                        TrainingPlan trainingPlan = stage.plan(groups, e);
+                        optimizer.retainOnly(trainingPlan);
+                        String label = String.format(
+                                "stage %d/%d '%s' epoch %d/%d", s + 1, stages.size(), stage.name(), e + 1, stage.epochs());
+                        long start = System.nanoTime();
+                        EpochTotals t = loop.trainEpoch(train, trainingPlan, optimizer, stage.learningRate(),
+                                stage.schedule(), stage.weightDecay(), stage.clipNorm(), clock, checkLabels, label);
+                        EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + label);
+                        checkLabels = false;
+                        double seconds = (System.nanoTime() - start) / 1e9;
+                        ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), names);
+                        EpochMetrics m = new EpochMetrics(epochNumber, s, stage.name(), e + 1, t.meanLoss(),
+                                t.accuracy(), v.meanLoss(), cm.accuracy(), cm.macroF1(), seconds,
+                                trainingPlan.trainableValues());
+                        history.add(m);
+                        LOG.info(
+                                "epoch {} ({}): train loss {} acc {} | val loss {} acc {} macro-F1 {} | {} s,"
+                                        + " {} trainable",
+                                epochNumber, label, fmt(m.trainLoss()), fmt(m.trainAccuracy()),
+                                fmt(m.validationLoss()), fmt(m.validationAccuracy()), fmt(m.validationMacroF1()),
+                                fmt(seconds), m.trainableParameters());
+                        double value = metric.of(m);
+                        if (metric.isBetter(value, bestValue)) {
+                            bestValue = value;
+                            bestIndex = history.size() - 1;
+                            bestConfusion = cm;
+                            best = Checkpoint.of(block, new Checkpoint.Metadata(names, epochNumber, s, e + 1,
+                                    metric.name(), value, plan, seed, Checkpoint.shapesOf(block),
+                                    Instant.now().toString()));
+                            if (checkpointPath != null) {
+                                best.save(checkpointPath);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (history.isEmpty()) {
+            throw new IllegalStateException(
+                    "Nothing left to train: the checkpoint " + resumeFrom + " is at the end of the plan.");
+        }
+        if (bestIndex < 0) {
+            // resumed run that never beat the checkpoint's metric: report the best of this run
+            bestIndex = 0;
+            for (int i = 1; i < history.size(); i++) {
+                if (metric.isBetter(metric.of(history.get(i)), metric.of(history.get(bestIndex)))) {
+                    bestIndex = i;
+                }
+            }
+            bestConfusion = null;
+        } else if (restoreBest && best != null && bestIndex != history.size() - 1) {
+            best.restoreInto(block, manager);
+        }
+        List<String> stageDescriptions = new ArrayList<>(plan);
+        if (bestConfusion == null) {
+            bestConfusion = new ConfusionMatrix(new long[numClasses][numClasses], names);
+        }
+        return new FineTuneResult(history, stageDescriptions, metric, bestIndex, bestConfusion,
+                best != null ? checkpointPath : null, seed);
+    }
+
+    private void initialize(Shape inputShape) {
+        boolean uninitialised = false;
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            uninitialised |= !p.getValue().isInitialized();
+        }
+        if (uninitialised) {
+            block.initialize(manager, DataType.FLOAT32, inputShape);
+        }
+        Shape out = block.getOutputShapes(new Shape[] {inputShape})[0];
+        long outClasses = out.get(out.dimension() - 1);
+        if (outClasses != numClasses) {
+            throw new IllegalStateException(
+                    "The model outputs " + outClasses + " classes but this fine-tune is for "
+                            + numClasses + ". Loading a parameter file restores the head it was saved"
+                            + " with: call replaceHead(" + numClasses + ") after loading the"
+                            + " pretrained weights.");
+        }
+    }
+
+    private void reinitializeTop(LayerGroups groups, int count) {
+        for (int g = groups.size() - count; g < groups.size(); g++) {
+            for (Pair<String, Parameter> p : groups.get(g).parameters()) {
+                Reinitializer.reinitialize(p.getKey(), p.getValue(), manager);
+            }
+        }
+    }
+
+    private static void requireNotEmpty(Dataset data, String what) {
+        if (data instanceof RandomAccessDataset && ((RandomAccessDataset) data).size() == 0) {
+            throw new IllegalArgumentException(
+                    "The " + what + " dataset is empty: give it at least one sample.");
+        }
+    }
+
+    private static void prepare(Dataset data) {
+        try {
+            data.prepare();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Could not prepare the dataset: " + e.getMessage(), e);
+        }
+    }
+
+    private Shape firstInputShape(Dataset data) {
+        try (NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            Iterator<Batch> it = data.getData(host).iterator();
+            if (!it.hasNext()) {
+                throw new IllegalArgumentException("The training dataset produced no batches: give it at least one sample.");
+            }
+            try (Batch b = it.next()) {
+                return b.getData().head().getShape();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Could not read the training data: " + e.getMessage(), e);
+        }
+    }
+
+    private static long stepsPerEpoch(Dataset data) {
+        try (NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            Iterator<Batch> it = data.getData(host).iterator();
+            try (Batch b = it.next()) {
+                return Math.max(1, b.getProgressTotal());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Could not read the training data: " + e.getMessage(), e);
+        }
+    }
+
+    private static List<String> defaultNames(int n) {
+        String[] names = new String[n];
+        for (int i = 0; i < n; i++) {
+            names[i] = String.valueOf(i);
+        }
+        return Arrays.asList(names);
+    }
+
+    private static String fmt(double v) {
+        return String.format(java.util.Locale.ROOT, "%.4f", v);
+    }
+}

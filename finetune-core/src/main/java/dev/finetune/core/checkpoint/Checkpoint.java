@@ -1,0 +1,289 @@
+package dev.finetune.core.checkpoint;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonParseException;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.zip.CRC32;
+
+/**
+ * A saved model state: all parameters of the block plus what is needed to use or resume it (class
+ * names, epoch, stage plan, metric, seed). One file, written atomically (temporary file, fsync,
+ * move), checked by a CRC on read, so a crash mid-write never leaves a half-written checkpoint in
+ * place of a good one.
+ */
+public final class Checkpoint {
+
+    private static final byte[] MAGIC = "FTCKPT01".getBytes(StandardCharsets.US_ASCII);
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+
+    private final Metadata metadata;
+    private final byte[] parameters;
+
+    /**
+     * What a checkpoint records beside the weights.
+     *
+     * @param classNames class names, index order
+     * @param epoch 1-based epoch over the whole fit
+     * @param stage 0-based stage index
+     * @param epochInStage 1-based epoch within the stage
+     * @param metric the name of the checkpoint metric
+     * @param metricValue its value at this epoch
+     * @param stagePlan the full description of every stage of the plan
+     * @param seed the run's random seed
+     * @param parameterShapes "name shape" of every parameter, for a clear mismatch error
+     * @param createdAt ISO-8601 time of writing
+     */
+    public record Metadata(
+            List<String> classNames,
+            int epoch,
+            int stage,
+            int epochInStage,
+            String metric,
+            double metricValue,
+            List<String> stagePlan,
+            long seed,
+            List<String> parameterShapes,
+            String createdAt) {
+        /** Copies the lists. */
+        public Metadata {
+            classNames = List.copyOf(classNames);
+            stagePlan = List.copyOf(stagePlan);
+            parameterShapes = List.copyOf(parameterShapes);
+        }
+    }
+
+    private Checkpoint(Metadata metadata, byte[] parameters) {
+        this.metadata = metadata;
+        this.parameters = parameters;
+    }
+
+    /** @return the metadata */
+    public Metadata metadata() {
+        return metadata;
+    }
+
+    /**
+     * Lists "name shape" for every parameter of a block, the signature a checkpoint is checked
+     * against.
+     *
+     * @param block the block
+     * @return one entry per parameter
+     */
+    public static List<String> shapesOf(Block block) {
+        List<String> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            Parameter param = p.getValue();
+            String shape = param.isInitialized() ? param.getArray().getShape().toString() : "uninitialised";
+            out.add(p.getKey() + " " + shape);
+        }
+        return out;
+    }
+
+    /**
+     * Takes an in-memory snapshot of a block's parameters with their metadata.
+     *
+     * @param block the block whose parameters are saved
+     * @param metadata what to record with them
+     * @return the checkpoint
+     * @throws CheckpointException if the parameters cannot be serialised
+     */
+    public static Checkpoint of(Block block, Metadata metadata) throws CheckpointException {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            block.saveParameters(new DataOutputStream(bytes));
+            return new Checkpoint(metadata, bytes.toByteArray());
+        } catch (IOException | RuntimeException e) {
+            throw new CheckpointException("Could not serialise the model's parameters: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes this checkpoint atomically: the file at {@code path} is either the previous checkpoint
+     * or the new one, never a mixture.
+     *
+     * @param path the checkpoint file
+     * @throws CheckpointException if writing fails; the previous file is left intact
+     */
+    public void save(Path path) throws CheckpointException {
+        writeAtomically(path, encode(metadata, parameters));
+    }
+
+    private static byte[] encode(Metadata metadata, byte[] params) {
+        byte[] json = GSON.toJson(metadata).getBytes(StandardCharsets.UTF_8);
+        ByteBuffer buf = ByteBuffer.allocate(MAGIC.length + 4 + json.length + 8 + params.length + 8);
+        buf.put(MAGIC).putInt(json.length).put(json).putLong(params.length).put(params);
+        CRC32 crc = new CRC32();
+        crc.update(buf.array(), 0, buf.position());
+        buf.putLong(crc.getValue());
+        return buf.array();
+    }
+
+    /**
+     * Writes bytes to a temporary sibling file, forces them to disk and moves it over {@code path}.
+     *
+     * @param path the destination
+     * @param content the bytes
+     * @throws CheckpointException on any I/O failure; the destination is untouched then
+     */
+    static void writeAtomically(Path path, byte[] content) throws CheckpointException {
+        Path dir = path.toAbsolutePath().getParent();
+        Path tmp = null;
+        try {
+            Files.createDirectories(dir);
+            tmp = Files.createTempFile(dir, path.getFileName().toString() + ".", ".tmp");
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                try (OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+                    out.write(content);
+                    out.flush();
+                    ch.force(true);
+                }
+            }
+            try {
+                Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+        } catch (IOException e) {
+            throw new CheckpointException(
+                    "Could not write checkpoint " + path + " (" + e + "). The previous checkpoint,"
+                            + " if any, is unchanged; free disk space or choose another directory.",
+                    e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: a stray temporary file never replaces the checkpoint
+                }
+            }
+        }
+    }
+
+    /**
+     * Reads and verifies a checkpoint.
+     *
+     * @param path the file
+     * @return the checkpoint
+     * @throws CheckpointException if it is missing, truncated, corrupt or not a checkpoint
+     */
+    public static Checkpoint load(Path path) throws CheckpointException {
+        byte[] all;
+        try {
+            all = Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            throw new CheckpointException(
+                    "No checkpoint at " + path.toAbsolutePath() + ". Check the path, or start the"
+                            + " fine-tune without resuming.", e);
+        } catch (IOException e) {
+            throw new CheckpointException("Could not read checkpoint " + path + ": " + e, e);
+        }
+        String corrupt = "Checkpoint " + path + " is corrupt or not a finetune checkpoint (%s);"
+                + " use another checkpoint or start again.";
+        if (all.length < MAGIC.length + 4 + 8 + 8
+                || !Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC)) {
+            throw new CheckpointException(String.format(corrupt, "bad header"));
+        }
+        ByteBuffer buf = ByteBuffer.wrap(all);
+        CRC32 crc = new CRC32();
+        crc.update(all, 0, all.length - 8);
+        if (crc.getValue() != buf.getLong(all.length - 8)) {
+            throw new CheckpointException(String.format(corrupt, "checksum mismatch: truncated or damaged"));
+        }
+        buf.position(MAGIC.length);
+        int jsonLength = buf.getInt();
+        if (jsonLength < 0 || jsonLength > all.length) {
+            throw new CheckpointException(String.format(corrupt, "bad metadata length"));
+        }
+        byte[] json = new byte[jsonLength];
+        buf.get(json);
+        long paramLength = buf.getLong();
+        if (paramLength != all.length - buf.position() - 8) {
+            throw new CheckpointException(String.format(corrupt, "bad parameter length"));
+        }
+        byte[] params = new byte[(int) paramLength];
+        buf.get(params);
+        Metadata metadata;
+        try {
+            metadata = GSON.fromJson(new String(json, StandardCharsets.UTF_8), Metadata.class);
+        } catch (JsonParseException e) {
+            throw new CheckpointException(String.format(corrupt, "unreadable metadata"), e);
+        }
+        if (metadata == null || metadata.classNames() == null) {
+            throw new CheckpointException(String.format(corrupt, "missing metadata"));
+        }
+        return new Checkpoint(metadata, params);
+    }
+
+    /**
+     * Loads the saved weights into a block of the same architecture and class count.
+     *
+     * @param block the block, head already replaced to the checkpoint's class count
+     * @param manager the manager (device) the weights are created in
+     * @throws CheckpointException if the block's parameters differ in name or shape from the saved
+     *     ones; the block is not changed then
+     */
+    public void restoreInto(Block block, NDManager manager) throws CheckpointException {
+        List<String> expected = metadata.parameterShapes();
+        List<String> actual = shapesOf(block);
+        if (!Objects.equals(expected, actual)) {
+            throw new CheckpointException(describeMismatch(expected, actual));
+        }
+        List<ai.djl.ndarray.NDArray> previous = new ArrayList<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (p.getValue().isInitialized()) {
+                previous.add(p.getValue().getArray());
+            }
+        }
+        try {
+            block.loadParameters(manager, new DataInputStream(new ByteArrayInputStream(parameters)));
+            // loading puts new arrays in the parameters; free the replaced ones
+            for (ai.djl.ndarray.NDArray old : previous) {
+                old.close();
+            }
+        } catch (IOException | MalformedModelException e) {
+            throw new CheckpointException("Could not load the checkpoint's weights: " + e.getMessage(), e);
+        }
+    }
+
+    private String describeMismatch(List<String> expected, List<String> actual) {
+        String first = "";
+        for (int i = 0; i < Math.max(expected.size(), actual.size()); i++) {
+            String e = i < expected.size() ? expected.get(i) : "(none)";
+            String a = i < actual.size() ? actual.get(i) : "(none)";
+            if (!e.equals(a)) {
+                first = "first difference: checkpoint has '" + e + "', model has '" + a + "'";
+                break;
+            }
+        }
+        return "The checkpoint was written for another architecture or class count ("
+                + metadata.classNames().size() + " classes, " + expected.size() + " parameters; the"
+                + " model has " + actual.size() + " parameters; " + first + "). Build the same"
+                + " architecture and replaceHead(" + metadata.classNames().size() + ") before restoring.";
+    }
+}

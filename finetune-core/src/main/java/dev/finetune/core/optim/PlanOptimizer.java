@@ -1,0 +1,174 @@
+package dev.finetune.core.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import dev.finetune.core.stage.OptimizerSpec;
+import dev.finetune.core.strategy.TrainingPlan;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An optimizer (AdamW or SGD with momentum) that follows a {@link TrainingPlan}: each parameter
+ * gets its own learning rate and weight decay, state exists only for parameters that have been
+ * trainable, and Adam's bias correction counts each parameter's own steps, so a group unfrozen late
+ * starts with fresh moments and a correction for t = 1. Updates run as one fused native call per
+ * parameter; nothing is read back to the host.
+ *
+ * <p>Owns native memory (the moments): close it, or use try-with-resources.
+ */
+public final class PlanOptimizer implements AutoCloseable {
+
+    private final OptimizerSpec spec;
+    private final NDManager stateManager;
+    private final Map<String, State> states = new HashMap<>();
+
+    private static final class State {
+        final NDArray first;
+        final NDArray second;
+        long steps;
+
+        State(NDArray first, NDArray second) {
+            this.first = first;
+            this.second = second;
+        }
+    }
+
+    /**
+     * Creates an optimizer whose state lives in a sub-manager of {@code manager}.
+     *
+     * @param spec the optimizer kind and hyper-parameters
+     * @param manager a manager on the parameters' device
+     */
+    public PlanOptimizer(OptimizerSpec spec, NDManager manager) {
+        this.spec = spec;
+        this.stateManager = manager.newSubManager();
+    }
+
+    /**
+     * Applies one update to every trainable parameter of the plan, using the gradients left by the
+     * last backward pass, and zeroes those gradients.
+     *
+     * @param plan what trains, at which multiplier, with which decay
+     * @param learningRate the stage's rate for this step (schedule applied), before multipliers
+     * @param weightDecay the stage's decay for parameters that decay
+     * @param clipNorm the maximum global gradient norm, 0 for none
+     * @param stepManager the manager of this step; gradient views and temporaries go there
+     * @return the global gradient norm before clipping, on the device (not read back)
+     */
+    public NDArray step(
+            TrainingPlan plan,
+            double learningRate,
+            double weightDecay,
+            double clipNorm,
+            NDManager stepManager) {
+        List<TrainingPlan.Entry> entries = plan.trainable();
+        List<NDArray> grads = new ArrayList<>(entries.size());
+        for (TrainingPlan.Entry e : entries) {
+            NDArray grad = e.parameter().getArray().getGradient();
+            grad.attach(stepManager);
+            grads.add(grad);
+        }
+        NDArray norm = GradientClipping.clipByGlobalNorm(grads, clipNorm, stepManager);
+        for (int i = 0; i < entries.size(); i++) {
+            TrainingPlan.Entry e = entries.get(i);
+            NDArray weight = e.parameter().getArray();
+            State state = states.computeIfAbsent(e.parameter().getId(), id -> newState(weight));
+            state.steps++;
+            float lr = (float) (learningRate * e.lrMultiplier());
+            float wd = e.decay() ? (float) weightDecay : 0f;
+            if (spec.kind() == OptimizerSpec.Kind.ADAMW) {
+                double correction1 = 1 - Math.pow(spec.beta1(), state.steps);
+                double correction2 = 1 - Math.pow(spec.beta2(), state.steps);
+                float lrCorrected = (float) (lr * Math.sqrt(correction2) / correction1);
+                weight.getNDArrayInternal()
+                        .adamUpdate(
+                                new NDList(weight, grads.get(i), state.first, state.second),
+                                new NDList(weight),
+                                lr,
+                                lrCorrected,
+                                wd,
+                                1f,
+                                -1f,
+                                (float) spec.beta1(),
+                                (float) spec.beta2(),
+                                (float) spec.epsilon(),
+                                false,
+                                true);
+            } else {
+                weight.getNDArrayInternal()
+                        .sgdUpdate(
+                                new NDList(weight, grads.get(i), state.first),
+                                new NDList(weight),
+                                lr,
+                                wd,
+                                1f,
+                                -1f,
+                                (float) spec.momentum(),
+                                false);
+            }
+        }
+        return norm;
+    }
+
+    private State newState(NDArray weight) {
+        NDArray first = stateManager.zeros(weight.getShape(), weight.getDataType(), weight.getDevice());
+        NDArray second = spec.kind() == OptimizerSpec.Kind.ADAMW
+                ? stateManager.zeros(weight.getShape(), weight.getDataType(), weight.getDevice())
+                : null;
+        return new State(first, second);
+    }
+
+    /** @return the number of parameters that hold optimizer state */
+    public int stateCount() {
+        return states.size();
+    }
+
+    /**
+     * The number of updates a parameter has received from this optimizer.
+     *
+     * @param parameter the parameter
+     * @return 0 if it never trained here
+     */
+    public long stepsOf(Parameter parameter) {
+        State s = states.get(parameter.getId());
+        return s == null ? 0 : s.steps;
+    }
+
+    /**
+     * Drops the state of parameters the plan no longer trains, freeing their memory.
+     *
+     * @param plan the current plan
+     */
+    public void retainOnly(TrainingPlan plan) {
+        Map<String, Boolean> keep = new HashMap<>();
+        for (TrainingPlan.Entry e : plan.trainable()) {
+            keep.put(e.parameter().getId(), Boolean.TRUE);
+        }
+        states.entrySet().removeIf(entry -> {
+            if (keep.containsKey(entry.getKey())) {
+                return false;
+            }
+            entry.getValue().first.close();
+            if (entry.getValue().second != null) {
+                entry.getValue().second.close();
+            }
+            return true;
+        });
+    }
+
+    /** @return the optimizer's settings */
+    public OptimizerSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public void close() {
+        states.clear();
+        stateManager.close();
+    }
+}

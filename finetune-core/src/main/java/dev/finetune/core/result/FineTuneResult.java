@@ -1,0 +1,188 @@
+package dev.finetune.core.result;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * The outcome of a fine-tune: per-epoch metrics, the best epoch by the checkpoint metric with its
+ * confusion matrix, trainable values per stage, where the best checkpoint was written, and warnings
+ * drawn from the curves (overfitting). {@link #toString()} prints a readable table.
+ */
+public final class FineTuneResult {
+
+    private final List<EpochMetrics> epochs;
+    private final List<String> stageDescriptions;
+    private final CheckpointMetric metric;
+    private final int bestIndex;
+    private final ConfusionMatrix bestConfusion;
+    private final Path checkpoint;
+    private final long seed;
+
+    /**
+     * Creates a result.
+     *
+     * @param epochs metrics of every epoch, in order
+     * @param stageDescriptions the full description of each stage
+     * @param metric the metric that picks the best epoch
+     * @param bestIndex index into {@code epochs} of the best epoch
+     * @param bestConfusion the validation confusion matrix of the best epoch
+     * @param checkpoint the best checkpoint written, or null
+     * @param seed the random seed of the run
+     */
+    public FineTuneResult(
+            List<EpochMetrics> epochs,
+            List<String> stageDescriptions,
+            CheckpointMetric metric,
+            int bestIndex,
+            ConfusionMatrix bestConfusion,
+            Path checkpoint,
+            long seed) {
+        if (epochs.isEmpty()) {
+            throw new IllegalArgumentException("A result needs at least one epoch.");
+        }
+        this.epochs = List.copyOf(epochs);
+        this.stageDescriptions = List.copyOf(stageDescriptions);
+        this.metric = metric;
+        this.bestIndex = bestIndex;
+        this.bestConfusion = bestConfusion;
+        this.checkpoint = checkpoint;
+        this.seed = seed;
+    }
+
+    /** @return every epoch's metrics */
+    public List<EpochMetrics> epochs() {
+        return epochs;
+    }
+
+    /** @return the best epoch by {@link #metric()} */
+    public EpochMetrics bestEpoch() {
+        return epochs.get(bestIndex);
+    }
+
+    /** @return the last epoch */
+    public EpochMetrics lastEpoch() {
+        return epochs.get(epochs.size() - 1);
+    }
+
+    /** @return the metric that picked the best epoch */
+    public CheckpointMetric metric() {
+        return metric;
+    }
+
+    /** @return the best epoch's value of the metric */
+    public double bestMetricValue() {
+        return metric.of(bestEpoch());
+    }
+
+    /** @return the validation confusion matrix of the best epoch */
+    public ConfusionMatrix bestConfusionMatrix() {
+        return bestConfusion;
+    }
+
+    /** @return where the best checkpoint is, if one was written */
+    public Optional<Path> checkpoint() {
+        return Optional.ofNullable(checkpoint);
+    }
+
+    /** @return the full description of each stage */
+    public List<String> stageDescriptions() {
+        return stageDescriptions;
+    }
+
+    /** @return the random seed of the run */
+    public long seed() {
+        return seed;
+    }
+
+    /**
+     * The most values trained in any epoch of a stage.
+     *
+     * @param stage 0-based stage index
+     * @return trainable values
+     */
+    public long trainableParameters(int stage) {
+        long n = 0;
+        for (EpochMetrics m : epochs) {
+            if (m.stage() == stage) {
+                n = Math.max(n, m.trainableParameters());
+            }
+        }
+        return n;
+    }
+
+    /** @return total wall time of all epochs, seconds */
+    public double totalSeconds() {
+        double s = 0;
+        for (EpochMetrics m : epochs) {
+            s += m.seconds();
+        }
+        return s;
+    }
+
+    /**
+     * Warnings read from the curves: overfitting when validation loss rises after its minimum
+     * while training loss keeps falling.
+     *
+     * @return human-readable warnings; empty when none
+     */
+    public List<String> warnings() {
+        List<String> out = new ArrayList<>();
+        int minAt = 0;
+        for (int i = 1; i < epochs.size(); i++) {
+            if (epochs.get(i).validationLoss() < epochs.get(minAt).validationLoss()) {
+                minAt = i;
+            }
+        }
+        EpochMetrics min = epochs.get(minAt);
+        EpochMetrics last = lastEpoch();
+        if (minAt < epochs.size() - 1
+                && last.validationLoss() > min.validationLoss() * 1.05
+                && last.trainLoss() < min.trainLoss()) {
+            out.add(String.format(
+                    Locale.ROOT,
+                    "Overfitting: validation loss rose from %.4f (epoch %d) to %.4f (epoch %d) while"
+                            + " training loss fell from %.4f to %.4f. The checkpoint keeps epoch %d;"
+                            + " train fewer epochs or layers, lower the rate, or add data/augmentation.",
+                    min.validationLoss(), min.epoch(), last.validationLoss(), last.epoch(),
+                    min.trainLoss(), last.trainLoss(), bestEpoch().epoch()));
+        }
+        return out;
+    }
+
+    /** @return the per-epoch table, the best epoch, its confusion matrix and any warnings */
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder();
+        String nl = System.lineSeparator();
+        sb.append(String.format(Locale.ROOT,
+                "%5s  %-26s %9s %9s %9s %9s %9s %8s %11s%n",
+                "epoch", "stage", "trainLoss", "trainAcc", "valLoss", "valAcc", "valF1", "seconds", "trainable"));
+        for (int i = 0; i < epochs.size(); i++) {
+            EpochMetrics m = epochs.get(i);
+            String stage = shorten(m.stage() + 1 + ":" + m.stageName() + " " + m.epochInStage(), 26);
+            sb.append(String.format(Locale.ROOT,
+                    "%5d%s %-26s %9.4f %9.4f %9.4f %9.4f %9.4f %8.2f %11d%n",
+                    m.epoch(), i == bestIndex ? "*" : " ", stage, m.trainLoss(), m.trainAccuracy(),
+                    m.validationLoss(), m.validationAccuracy(), m.validationMacroF1(), m.seconds(),
+                    m.trainableParameters()));
+        }
+        sb.append(String.format(Locale.ROOT,
+                "best: epoch %d, validation %s %.4f (seed %d, %.1f s in all)%n",
+                bestEpoch().epoch(), metric.name().toLowerCase(Locale.ROOT), bestMetricValue(), seed, totalSeconds()));
+        if (checkpoint != null) {
+            sb.append("checkpoint: ").append(checkpoint).append(nl);
+        }
+        sb.append("validation confusion matrix of the best epoch:").append(nl).append(bestConfusion);
+        for (String w : warnings()) {
+            sb.append("WARNING ").append(w).append(nl);
+        }
+        return sb.toString();
+    }
+
+    private static String shorten(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max - 1) + "~";
+    }
+}

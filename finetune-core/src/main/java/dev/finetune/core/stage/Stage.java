@@ -1,0 +1,297 @@
+package dev.finetune.core.stage;
+
+import dev.finetune.core.groups.LayerGroups;
+import dev.finetune.core.strategy.Strategy;
+import dev.finetune.core.strategy.TrainingPlan;
+
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * One phase of a fine-tune: a strategy trained for some epochs with an optimizer, a learning-rate
+ * schedule, a BatchNorm policy, weight decay and optional gradient clipping by global norm.
+ * Immutable: every {@code withX} returns a new stage, so plans are safe to share.
+ *
+ * <pre>{@code
+ * Stage head = Stage.headOnly().withEpochs(2);
+ * Stage tune = Stage.discriminative(2.6).withEpochs(3).withLearningRate(3e-4);
+ * }</pre>
+ */
+public final class Stage {
+
+    private final String name;
+    private final Strategy strategy;
+    private final int epochs;
+    private final double learningRate;
+    private final double weightDecay;
+    private final OptimizerSpec optimizer;
+    private final Schedule schedule;
+    private final BatchNormPolicy batchNormPolicy;
+    private final double clipNorm;
+
+    private Stage(
+            String name,
+            Strategy strategy,
+            int epochs,
+            double learningRate,
+            double weightDecay,
+            OptimizerSpec optimizer,
+            Schedule schedule,
+            BatchNormPolicy batchNormPolicy,
+            double clipNorm) {
+        if (epochs < 1) {
+            throw new IllegalArgumentException("A stage needs at least 1 epoch, got " + epochs);
+        }
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new IllegalArgumentException(
+                    "The learning rate must be a positive finite number, got " + learningRate);
+        }
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+            throw new IllegalArgumentException("Weight decay must be >= 0, got " + weightDecay);
+        }
+        if (!(clipNorm >= 0) || Double.isInfinite(clipNorm)) {
+            throw new IllegalArgumentException(
+                    "The clipping norm must be >= 0 (0 turns clipping off), got " + clipNorm);
+        }
+        this.name = Objects.requireNonNull(name, "name");
+        this.strategy = Objects.requireNonNull(strategy, "strategy");
+        this.epochs = epochs;
+        this.learningRate = learningRate;
+        this.weightDecay = weightDecay;
+        this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+        this.schedule = Objects.requireNonNull(schedule, "schedule");
+        this.batchNormPolicy = Objects.requireNonNull(batchNormPolicy, "batchNormPolicy");
+        this.clipNorm = clipNorm;
+    }
+
+    /**
+     * A stage for any strategy with the defaults: 1 epoch, AdamW, learning rate 1e-3, weight decay
+     * 1e-4, 10% warmup then cosine decay, pretrained BatchNorm statistics kept, no clipping.
+     *
+     * @param strategy what trains
+     * @return the stage
+     */
+    public static Stage of(Strategy strategy) {
+        return new Stage(
+                strategy.describe(),
+                strategy,
+                1,
+                1e-3,
+                1e-4,
+                OptimizerSpec.adamW(),
+                Schedule.warmupCosine(0.1, 0.0),
+                BatchNormPolicy.KEEP_STATISTICS,
+                0);
+    }
+
+    /**
+     * Head-only (feature extraction) at learning rate 1e-3.
+     *
+     * @return the stage
+     */
+    public static Stage headOnly() {
+        return of(Strategy.headOnly());
+    }
+
+    /**
+     * The last {@code blocks} groups and the head at learning rate 3e-4.
+     *
+     * @param blocks groups below the head to train
+     * @return the stage
+     */
+    public static Stage partial(int blocks) {
+        return of(Strategy.partial(blocks)).withLearningRate(3e-4);
+    }
+
+    /**
+     * Every group at one low learning rate, 1e-4 (10x below head-only).
+     *
+     * @return the stage
+     */
+    public static Stage full() {
+        return of(Strategy.full()).withLearningRate(1e-4);
+    }
+
+    /**
+     * Discriminative rates at 3e-4 for the head, divided by {@code factor} per group below.
+     *
+     * @param factor ratio between neighbouring groups (2-3)
+     * @return the stage
+     */
+    public static Stage discriminative(double factor) {
+        return of(Strategy.discriminative(factor)).withLearningRate(3e-4);
+    }
+
+    /**
+     * Gradual unfreezing, one more group per epoch, rates divided by 2.6 per group, 3e-4 at the
+     * head; give it as many epochs as groups to unfreeze everything.
+     *
+     * @return the stage
+     */
+    public static Stage gradualUnfreezing() {
+        return of(Strategy.gradualUnfreezing(1, 2.6)).withLearningRate(3e-4);
+    }
+
+    /**
+     * The plan for one epoch of this stage on a model's groups.
+     *
+     * @param groups the model's groups
+     * @param epochInStage 0-based epoch within the stage
+     * @return what trains, at which rate, with which decay
+     */
+    public TrainingPlan plan(LayerGroups groups, int epochInStage) {
+        return TrainingPlan.of(
+                groups,
+                strategy.multipliers(groups.size(), epochInStage),
+                batchNormPolicy == BatchNormPolicy.FREEZE_AFFINE);
+    }
+
+    /** @return the display name (the strategy's description unless renamed) */
+    public String name() {
+        return name;
+    }
+
+    /** @return the strategy */
+    public Strategy strategy() {
+        return strategy;
+    }
+
+    /** @return the number of epochs */
+    public int epochs() {
+        return epochs;
+    }
+
+    /** @return the learning rate of the head (groups get it times their multiplier) */
+    public double learningRate() {
+        return learningRate;
+    }
+
+    /** @return the weight decay applied to weights (not biases or norms) */
+    public double weightDecay() {
+        return weightDecay;
+    }
+
+    /** @return the optimizer */
+    public OptimizerSpec optimizer() {
+        return optimizer;
+    }
+
+    /** @return the learning-rate schedule */
+    public Schedule schedule() {
+        return schedule;
+    }
+
+    /** @return the BatchNorm policy */
+    public BatchNormPolicy batchNormPolicy() {
+        return batchNormPolicy;
+    }
+
+    /** @return the maximum global gradient norm, 0 when clipping is off */
+    public double clipNorm() {
+        return clipNorm;
+    }
+
+    /**
+     * Same as {@link #withEpochs(int)}, named for the fluent form
+     * {@code Stage.headOnly().epochs(3)}.
+     *
+     * @param n epochs
+     * @return the derived stage
+     */
+    public Stage epochs(int n) {
+        return withEpochs(n);
+    }
+
+    /**
+     * @param n epochs, at least 1
+     * @return a copy with that many epochs
+     */
+    public Stage withEpochs(int n) {
+        return new Stage(name, strategy, n, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param newName the display name
+     * @return a renamed copy
+     */
+    public Stage withName(String newName) {
+        return new Stage(newName, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param newStrategy what trains
+     * @return a copy with another strategy
+     */
+    public Stage withStrategy(Strategy newStrategy) {
+        return new Stage(name, newStrategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param lr the head's learning rate
+     * @return a copy with that rate
+     */
+    public Stage withLearningRate(double lr) {
+        return new Stage(name, strategy, epochs, lr, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param decay weight decay for weights (biases and norms never decay)
+     * @return a copy with that decay
+     */
+    public Stage withWeightDecay(double decay) {
+        return new Stage(name, strategy, epochs, learningRate, decay, optimizer, schedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param spec the optimizer
+     * @return a copy with that optimizer
+     */
+    public Stage withOptimizer(OptimizerSpec spec) {
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, spec, schedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param newSchedule the schedule
+     * @return a copy with that schedule
+     */
+    public Stage withSchedule(Schedule newSchedule) {
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, newSchedule, batchNormPolicy, clipNorm);
+    }
+
+    /**
+     * @param policy the BatchNorm policy
+     * @return a copy with that policy
+     */
+    public Stage withBatchNormPolicy(BatchNormPolicy policy) {
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, policy, clipNorm);
+    }
+
+    /**
+     * @param maxNorm the maximum global gradient norm, 0 for none
+     * @return a copy with clipping
+     */
+    public Stage withClipNorm(double maxNorm) {
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, maxNorm);
+    }
+
+    /** @return every setting in one line; two stages with equal descriptions train alike */
+    public String describe() {
+        return String.format(
+                Locale.ROOT,
+                "%s: strategy=%s epochs=%d lr=%s wd=%s optimizer=%s schedule=%s bn=%s clip=%s",
+                name,
+                strategy.describe(),
+                epochs,
+                learningRate,
+                weightDecay,
+                optimizer.describe(),
+                schedule.describe(),
+                batchNormPolicy,
+                clipNorm);
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+}

@@ -1,0 +1,2 @@
+/** Stages: an immutable strategy + epochs + optimizer + schedule + BatchNorm policy + clipping. */
+package dev.finetune.core.stage;

@@ -1,0 +1,2 @@
+/** Strategies (head-only, partial, full, discriminative, gradual) and the per-parameter plan they produce. */
+package dev.finetune.core.strategy;

@@ -1,0 +1,295 @@
+package dev.finetune.core.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.util.ProgressBar;
+import ai.djl.translate.TranslateException;
+import dev.finetune.core.optim.PlanOptimizer;
+import dev.finetune.core.strategy.TrainingPlan;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Locale;
+
+/**
+ * One training loop for every strategy: forward, loss, backward, a plan-following optimizer step,
+ * and metrics accumulated on the device. Every array a step creates lives in that step's
+ * {@link NDManager} and is freed when the step ends; values are read to the host once per epoch
+ * (and every {@code divergenceCheckInterval} steps for the NaN check), never per step.
+ */
+public final class TrainingLoop {
+
+    private final Block block;
+    private final NDManager manager;
+    private final Device device;
+    private final Loss loss;
+    private final int numClasses;
+    private final boolean progress;
+    private final int divergenceCheckInterval;
+    private final ParameterStore parameterStore;
+
+    /**
+     * Creates a loop.
+     *
+     * @param block the model; its parameters live in {@code manager}
+     * @param manager the manager of the model's parameters; its device is where training runs
+     * @param loss the loss on (labels, logits)
+     * @param numClasses the number of classes of the head
+     * @param progress whether to draw a progress bar on the console
+     * @param divergenceCheckInterval steps between reads of the NaN flag
+     */
+    public TrainingLoop(
+            Block block, NDManager manager, Loss loss, int numClasses, boolean progress, int divergenceCheckInterval) {
+        this.block = block;
+        this.manager = manager;
+        this.device = manager.getDevice();
+        this.loss = loss;
+        this.numClasses = numClasses;
+        this.progress = progress;
+        this.divergenceCheckInterval = Math.max(1, divergenceCheckInterval);
+        this.parameterStore = new ParameterStore(manager, false);
+    }
+
+    /** The position of a step within its stage, for the schedule and error messages. */
+    public static final class StageClock {
+        private final long totalSteps;
+        private long step;
+
+        /**
+         * @param totalSteps steps in the whole stage
+         * @param firstStep the step to start at (non-zero when resuming)
+         */
+        public StageClock(long totalSteps, long firstStep) {
+            this.totalSteps = totalSteps;
+            this.step = firstStep;
+        }
+
+        /** @return the 0-based step within the stage */
+        public long step() {
+            return step;
+        }
+
+        /** @return steps in the whole stage */
+        public long totalSteps() {
+            return totalSteps;
+        }
+    }
+
+    /**
+     * Trains one epoch under a plan.
+     *
+     * @param data the training data
+     * @param plan what trains
+     * @param optimizer the stage's optimizer
+     * @param learningRate the stage's rate (before schedule and multipliers)
+     * @param schedule the stage's schedule
+     * @param weightDecay the stage's decay
+     * @param clipNorm the global-norm bound, 0 for none
+     * @param clock the stage's step clock
+     * @param checkLabels whether to verify every label is in range (done on the host copy of the
+     *     batch before it moves to the device)
+     * @param label text for the progress bar and errors
+     * @return the epoch's totals
+     */
+    public EpochTotals trainEpoch(
+            Dataset data,
+            TrainingPlan plan,
+            PlanOptimizer optimizer,
+            double learningRate,
+            dev.finetune.core.stage.Schedule schedule,
+            double weightDecay,
+            double clipNorm,
+            StageClock clock,
+            boolean checkLabels,
+            String label) {
+        applyPlan(plan);
+        long samples = 0;
+        long batches = 0;
+        int reads = 0;
+        ProgressBar bar = null;
+        try (NDManager epoch = manager.newSubManager(); NDManager host = NDManager.newBaseManager(Device.cpu())) {
+            NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
+            NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
+            NDArray firstBad = epoch.zeros(new Shape(), DataType.FLOAT32);
+            for (Batch batch : iterate(data, host)) {
+                try (Batch b = batch; NDManager step = epoch.newSubManager()) {
+                    if (bar == null && progress) {
+                        bar = new ProgressBar(label, b.getProgressTotal());
+                    }
+                    if (checkLabels) {
+                        checkLabels(b.getLabels(), label);
+                    }
+                    NDList x = onDevice(b.getData(), step);
+                    NDList y = onDevice(b.getLabels(), step);
+                    double lr = learningRate * schedule.factor(clock.step, clock.totalSteps());
+                    NDArray lossValue;
+                    NDArray logits;
+                    try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
+                        NDList out = block.forward(parameterStore, x, true);
+                        logits = out.head();
+                        lossValue = loss.evaluate(y, out);
+                        collector.backward(lossValue);
+                    }
+                    optimizer.step(plan, lr, weightDecay, clipNorm, step);
+                    int size = b.getSize();
+                    lossSum.addi(lossValue.mul(size));
+                    NDArray truth = y.head().toType(DataType.INT64, false);
+                    correct.addi(logits.argMax(1).eq(truth).sum());
+                    // first non-finite step (1-based) kept on the device: x - x is NaN iff x is not finite
+                    NDArray bad = lossValue.sub(lossValue).isNaN().logicalAnd(firstBad.eq(0));
+                    firstBad.addi(bad.toType(DataType.FLOAT32, false).mul(clock.step + 1));
+                    samples += size;
+                    batches++;
+                    clock.step++;
+                    if (batches % divergenceCheckInterval == 0) {
+                        reads++;
+                        throwIfDiverged(firstBad, learningRate, label);
+                    }
+                    if (bar != null) {
+                        bar.increment(1);
+                    }
+                }
+            }
+            if (batches == 0) {
+                throw new IllegalArgumentException(
+                        "The training dataset produced no batches (" + label + "). Give it at least"
+                                + " one sample, and a batch size no larger than the dataset when"
+                                + " dropping the last batch.");
+            }
+            throwIfDiverged(firstBad, learningRate, label);
+            double meanLoss = lossSum.getFloat() / samples;
+            double accuracy = (double) correct.getLong() / samples;
+            reads += 3;
+            return new EpochTotals(samples, batches, meanLoss, accuracy, null, reads);
+        } finally {
+            if (bar != null) {
+                bar.end();
+            }
+        }
+    }
+
+    /**
+     * Evaluates the model (no gradients, BatchNorm in inference mode) and builds the confusion
+     * matrix on the device.
+     *
+     * @param data the evaluation data
+     * @param checkLabels whether to verify every label is in range
+     * @param label text for errors
+     * @return totals with the confusion matrix
+     */
+    public EpochTotals evaluate(Dataset data, boolean checkLabels, String label) {
+        long samples = 0;
+        long batches = 0;
+        try (NDManager epoch = manager.newSubManager(); NDManager host = NDManager.newBaseManager(Device.cpu())) {
+            NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
+            NDArray confusion = epoch.zeros(new Shape((long) numClasses * numClasses), DataType.FLOAT32);
+            for (Batch batch : iterate(data, host)) {
+                try (Batch b = batch; NDManager step = epoch.newSubManager()) {
+                    if (checkLabels) {
+                        checkLabels(b.getLabels(), label);
+                    }
+                    NDList x = onDevice(b.getData(), step);
+                    NDList y = onDevice(b.getLabels(), step);
+                    NDList out = block.forward(parameterStore, x, false);
+                    lossSum.addi(loss.evaluate(y, out).mul(b.getSize()));
+                    NDArray truth = y.head().toType(DataType.INT64, false);
+                    NDArray cell = truth.mul(numClasses).add(out.head().argMax(1));
+                    confusion.addi(cell.oneHot(numClasses * numClasses).sum(new int[] {0}));
+                    samples += b.getSize();
+                    batches++;
+                }
+            }
+            if (batches == 0) {
+                throw new IllegalArgumentException(
+                        "The dataset for " + label + " produced no batches. Give it at least one sample.");
+            }
+            float[] cells = confusion.toFloatArray();
+            long[][] counts = new long[numClasses][numClasses];
+            long correct = 0;
+            for (int t = 0; t < numClasses; t++) {
+                for (int p = 0; p < numClasses; p++) {
+                    counts[t][p] = Math.round(cells[t * numClasses + p]);
+                }
+                correct += counts[t][t];
+            }
+            double meanLoss = lossSum.getFloat() / samples;
+            return new EpochTotals(samples, batches, meanLoss, (double) correct / samples, counts, 2);
+        }
+    }
+
+    /**
+     * Sets each learnable parameter's gradient requirement from the plan, so frozen groups cost no
+     * backward computation. Applied at every epoch because DJL's trainer and initialisation can
+     * re-enable gradients on loaded parameters.
+     *
+     * @param plan the plan
+     */
+    public static void applyPlan(TrainingPlan plan) {
+        for (var p : plan.frozen()) {
+            p.freeze(true);
+        }
+        for (TrainingPlan.Entry e : plan.trainable()) {
+            e.parameter().freeze(false);
+        }
+    }
+
+    private NDList onDevice(NDList list, NDManager step) {
+        NDList moved = list.toDevice(device, false);
+        moved.attach(step);
+        return moved;
+    }
+
+    private void checkLabels(NDList labels, String label) {
+        float[] values = labels.head().toType(DataType.FLOAT32, false).toFloatArray();
+        for (float v : values) {
+            if (!(v >= 0 && v < numClasses) || v != Math.rint(v)) {
+                throw new IllegalArgumentException(
+                        String.format(
+                                Locale.ROOT,
+                                "Label %s in %s is outside the head's range 0..%d. Labels must be"
+                                        + " class indices; replaceHead(n) with n = the number of"
+                                        + " classes in the data.",
+                                v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v),
+                                label,
+                                numClasses - 1));
+            }
+        }
+    }
+
+    private void throwIfDiverged(NDArray firstBad, double learningRate, String label) {
+        long step = (long) firstBad.getFloat();
+        if (step > 0) {
+            throw new TrainingDivergedException(
+                    String.format(
+                            Locale.ROOT,
+                            "The loss became NaN or infinite at step %d of %s. The learning rate"
+                                    + " (%.3g) is probably too high: lower it (e.g. 10x) or enable"
+                                    + " gradient clipping with Stage.withClipNorm(1.0).",
+                            step,
+                            label,
+                            learningRate),
+                    step);
+        }
+    }
+
+    private static Iterable<Batch> iterate(Dataset data, NDManager host) {
+        try {
+            return data.getData(host);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Could not read the dataset: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** The training loop: per-step memory scopes, device-side metrics, BatchNorm control. */
+package dev.finetune.core.train;

@@ -1,0 +1,156 @@
+package dev.finetune.core;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.loss.Loss;
+import dev.finetune.core.fixtures.FashionMnist;
+import dev.finetune.core.fixtures.SourceModel;
+import dev.finetune.core.groups.LayerGroups;
+import dev.finetune.core.optim.PlanOptimizer;
+import dev.finetune.core.stage.OptimizerSpec;
+import dev.finetune.core.stage.Stage;
+import dev.finetune.core.strategy.TrainingPlan;
+import dev.finetune.core.train.TrainingLoop;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** The plan-following optimizer on the pretrained CNN's real parameters and gradients. */
+class OptimizerTest {
+
+    /** Runs forward and backward on one real batch; the loss is scaled by {@code scale}. */
+    private static void backward(Model model, NDManager data, float scale) throws Exception {
+        var sets = FashionMnist.trainVal(data, SourceModel.SOURCE, 8, 1, 40, 21);
+        Batch batch = sets.train().getData(data).iterator().next();
+        ParameterStore ps = new ParameterStore(model.getNDManager(), false);
+        try (GradientCollector gc = model.getNDManager().getEngine().newGradientCollector()) {
+            NDList out = model.getBlock().forward(ps, batch.getData(), true);
+            NDArray loss = Loss.softmaxCrossEntropyLoss().evaluate(batch.getLabels(), out).mul(scale);
+            gc.backward(loss);
+        }
+        batch.close();
+    }
+
+    private static TrainingPlan fullPlan(Model model) {
+        TrainingPlan plan = Stage.full().plan(LayerGroups.of(model.getBlock()), 0);
+        TrainingLoop.applyPlan(plan);
+        return plan;
+    }
+
+    @Test
+    void weightDecaySkipsBiasesAndNormParameters() throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager();
+                NDManager step = NDManager.newBaseManager();
+                PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.adamW(), model.getNDManager())) {
+            TrainingPlan plan = fullPlan(model);
+            backward(model, data, 0f); // zero gradients: AdamW then changes weights by decay alone
+            List<float[]> before = new ArrayList<>();
+            for (TrainingPlan.Entry e : plan.trainable()) {
+                before.add(e.parameter().getArray().toFloatArray());
+            }
+            double lr = 0.1;
+            double wd = 0.5;
+            opt.step(plan, lr, wd, 0, step);
+            Set<Parameter.Type> decayed = new HashSet<>();
+            Set<Parameter.Type> kept = new HashSet<>();
+            for (int i = 0; i < plan.trainable().size(); i++) {
+                TrainingPlan.Entry e = plan.trainable().get(i);
+                float[] after = e.parameter().getArray().toFloatArray();
+                boolean isWeight = e.parameter().getType() == Parameter.Type.WEIGHT;
+                assertThat(e.decay()).as("decay flag of %s", e.name()).isEqualTo(isWeight);
+                for (int k = 0; k < after.length; k++) {
+                    double expected = isWeight ? before.get(i)[k] * (1 - lr * wd) : before.get(i)[k];
+                    assertThat((double) after[k]).as(e.name()).isCloseTo(expected, within(1e-6 + Math.abs(expected) * 1e-5));
+                }
+                (isWeight ? decayed : kept).add(e.parameter().getType());
+            }
+            assertThat(decayed).containsExactly(Parameter.Type.WEIGHT);
+            assertThat(kept).containsExactlyInAnyOrder(Parameter.Type.BIAS, Parameter.Type.GAMMA, Parameter.Type.BETA);
+        }
+    }
+
+    @Test
+    void clippingBoundsTheGlobalNormAndKeepsTheDirection() throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager();
+                NDManager step = NDManager.newBaseManager();
+                PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.sgd(0), model.getNDManager())) {
+            TrainingPlan plan = fullPlan(model);
+            backward(model, data, 1f);
+            List<float[]> grads = new ArrayList<>();
+            List<float[]> before = new ArrayList<>();
+            double gradNorm = 0;
+            for (TrainingPlan.Entry e : plan.trainable()) {
+                float[] g = e.parameter().getArray().getGradient().toFloatArray();
+                grads.add(g);
+                before.add(e.parameter().getArray().toFloatArray());
+                for (float v : g) {
+                    gradNorm += v * v;
+                }
+            }
+            gradNorm = Math.sqrt(gradNorm);
+            double maxNorm = gradNorm / 10;
+            // SGD without momentum or decay at lr 1: the change of the weights is the applied gradient
+            float reported = opt.step(plan, 1.0, 0, maxNorm, step).getFloat();
+            assertThat((double) reported).isCloseTo(gradNorm, within(gradNorm * 1e-4));
+            double appliedNorm = 0;
+            int negative = 0;
+            for (int i = 0; i < grads.size(); i++) {
+                float[] after = plan.trainable().get(i).parameter().getArray().toFloatArray();
+                for (int k = 0; k < after.length; k++) {
+                    double applied = before.get(i)[k] - after[k];
+                    appliedNorm += applied * applied;
+                    double expected = grads.get(i)[k] * maxNorm / gradNorm;
+                    assertThat(applied).isCloseTo(expected, within(1e-6 + Math.abs(expected) * 1e-3));
+                    negative += grads.get(i)[k] < 0 ? 1 : 0;
+                }
+            }
+            assertThat(Math.sqrt(appliedNorm)).isCloseTo(maxNorm, within(maxNorm * 1e-3));
+            assertThat(negative).as("negative components are scaled, not clamped").isPositive();
+        }
+    }
+
+    @Test
+    void stateExistsOnlyForTrainedParametersAndLateOnesStartFresh() throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager();
+                NDManager step = NDManager.newBaseManager();
+                PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.adamW(), model.getNDManager())) {
+            LayerGroups groups = LayerGroups.of(model.getBlock());
+            TrainingPlan headOnly = Stage.headOnly().plan(groups, 0);
+            TrainingPlan withBlock3 = Stage.partial(1).plan(groups, 0);
+            TrainingLoop.applyPlan(headOnly);
+            for (int i = 0; i < 3; i++) {
+                backward(model, data, 1f);
+                opt.step(headOnly, 1e-3, 0, 0, step);
+            }
+            assertThat(opt.stateCount()).isEqualTo(headOnly.trainable().size()).isEqualTo(2);
+            TrainingLoop.applyPlan(withBlock3);
+            backward(model, data, 1f);
+            Parameter conv = groups.get(3).parameters().get(0).getValue();
+            float[] convBefore = conv.getArray().toFloatArray();
+            opt.step(withBlock3, 1e-3, 0, 0, step);
+            assertThat(opt.stateCount()).isEqualTo(withBlock3.trainable().size());
+            assertThat(opt.stepsOf(groups.head().parameters().get(0).getValue())).isEqualTo(4);
+            assertThat(opt.stepsOf(conv)).isEqualTo(1);
+            // bias correction for t = 1: Adam's first step moves each value by the rate itself
+            float[] convAfter = conv.getArray().toFloatArray();
+            List<Double> sizes = new ArrayList<>();
+            for (int k = 0; k < convAfter.length; k++) {
+                sizes.add((double) Math.abs(convAfter[k] - convBefore[k]));
+            }
+            sizes.sort(null);
+            assertThat(sizes.get(sizes.size() / 2)).isCloseTo(1e-3, within(1e-5));
+        }
+    }
+}
