@@ -21,6 +21,7 @@ import dev.finetune.core.optim.PlanOptimizer;
 import dev.finetune.core.result.CheckpointMetric;
 import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.EpochMetrics;
+import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
@@ -430,6 +431,25 @@ public final class FineTuner {
         }
         return new FineTuneResult(history, stageDescriptions, metric, bestIndex, bestConfusion,
                 best != null ? checkpointPath : null, seed);
+    }
+
+    /**
+     * Measures the model once on a dataset, in inference mode: use it for the held-out test set
+     * after {@link #fit}, and only once, so that the test set never steers a choice.
+     *
+     * @param data the dataset
+     * @return loss, accuracy, macro-F1 and the confusion matrix
+     */
+    public Evaluation evaluate(Dataset data) {
+        if (numClasses < 2) {
+            throw new IllegalStateException("The class count is unknown: call replaceHead(n) or optNumClasses(n) first.");
+        }
+        requireNotEmpty(data, "evaluation");
+        prepare(data);
+        List<String> names = classNames != null ? classNames : defaultNames(numClasses);
+        TrainingLoop loop = new TrainingLoop(block, manager, loss, numClasses, false, divergenceCheckInterval);
+        EpochTotals t = loop.evaluate(data, true, "evaluation");
+        return new Evaluation(t.meanLoss(), new ConfusionMatrix(t.confusion(), names));
     }
 
     private void initialize(Shape inputShape) {

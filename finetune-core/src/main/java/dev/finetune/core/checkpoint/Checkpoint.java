@@ -130,7 +130,14 @@ public final class Checkpoint {
      * @throws CheckpointException if writing fails; the previous file is left intact
      */
     public void save(Path path) throws CheckpointException {
-        writeAtomically(path, encode(metadata, parameters));
+        byte[] content = encode(metadata, parameters);
+        writeAtomically(path, out -> out.write(content));
+    }
+
+    /** Writes the content of a file to a stream. */
+    @FunctionalInterface
+    interface ContentWriter {
+        void write(OutputStream out) throws IOException;
     }
 
     private static byte[] encode(Metadata metadata, byte[] params) {
@@ -147,10 +154,10 @@ public final class Checkpoint {
      * Writes bytes to a temporary sibling file, forces them to disk and moves it over {@code path}.
      *
      * @param path the destination
-     * @param content the bytes
+     * @param content writes the bytes
      * @throws CheckpointException on any I/O failure; the destination is untouched then
      */
-    static void writeAtomically(Path path, byte[] content) throws CheckpointException {
+    static void writeAtomically(Path path, ContentWriter content) throws CheckpointException {
         Path dir = path.toAbsolutePath().getParent();
         Path tmp = null;
         try {
@@ -158,7 +165,7 @@ public final class Checkpoint {
             tmp = Files.createTempFile(dir, path.getFileName().toString() + ".", ".tmp");
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 try (OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
-                    out.write(content);
+                    content.write(out);
                     out.flush();
                     ch.force(true);
                 }

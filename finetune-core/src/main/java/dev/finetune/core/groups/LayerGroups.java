@@ -89,7 +89,7 @@ public final class LayerGroups {
 
     /**
      * Groups parameters by their dotted names, as TorchScript exports them: by the first name
-     * component ({@code layer4}), splitting any component that holds more than half of all values
+     * component ({@code layer4}), splitting any component that holds more than 90% of all values
      * by its next component (so {@code features.3} or {@code encoder.layers.encoder_layer_7} become
      * groups), and folding the leading components before the first repeated block
      * ({@code conv1}, {@code bn1}) into one {@code stem}. The last group is the head.
@@ -117,7 +117,7 @@ public final class LayerGroups {
                     groupSize += size(p.getValue());
                 }
                 Map<String, List<Pair<String, Parameter>>> split = groupByDepth(e.getValue(), depth);
-                if (total > 0 && groupSize * 2 > total && split.size() > 1) {
+                if (total > 0 && groupSize * 10 > total * 9 && split.size() > 1) {
                     next.putAll(split);
                     changed = true;
                 } else {
@@ -357,7 +357,9 @@ public final class LayerGroups {
                         ? String.format(Locale.ROOT, "yes x%.3g", multipliers[i])
                         : "frozen";
             }
-            sb.append(String.format(Locale.ROOT, "%-3d %-22s %8d %12d %-10s%n", i, g.name(), g.parameters().size(), g.parameterCount(), state));
+            boolean fresh = g.parameters().stream().anyMatch(p -> !p.getValue().isInitialized());
+            String values = fresh ? "new" : String.valueOf(g.parameterCount());
+            sb.append(String.format(Locale.ROOT, "%-3d %-22s %8d %12s %-10s%n", i, g.name(), g.parameters().size(), values, state));
         }
         return sb.toString();
     }

@@ -1,0 +1,2 @@
+/** Runnable programs: the main job and, later, benchmarks. No library logic lives here. */
+package dev.finetune.examples;
