@@ -13,6 +13,7 @@ import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.BatchNormPolicy;
 import dev.finetune.core.stage.Schedule;
 import dev.finetune.core.stage.Stage;
+import dev.finetune.core.strategy.Strategy;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -155,6 +156,54 @@ class StrategyEffectsTest {
                     }
                     boolean same = Arrays.equals(after.get(p.getKey()), before.get(p.getKey()));
                     assertThat(same).as("%s unchanged", p.getKey()).isEqualTo(frozenThroughout);
+                }
+            }
+        }
+    }
+
+    @Test
+    void reinitialisingTheTopGroupsReplacesTheirPretrainedWeights() throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 10, 10, 25, 15);
+            Map<String, float[]> before = Weights.snapshot(model.getBlock());
+            // a vanishing learning rate: what changes is the re-initialisation, not training
+            FineTuner.from(model).replaceHead(5).optProgress(false).optRestoreBest(false)
+                    .stage(Stage.of(Strategy.partial(1).withReinitializedTop(2)).withEpochs(1).withLearningRate(1e-12))
+                    .fit(sets.train(), sets.validation());
+            Map<String, float[]> after = Weights.snapshot(model.getBlock());
+            LayerGroups groups = LayerGroups.of(model.getBlock());
+            for (int g = 0; g < 3; g++) {
+                for (Pair<String, Parameter> p : groups.get(g).parameters()) {
+                    assertThat(after.get(p.getKey())).as("kept %s", p.getKey()).containsExactly(before.get(p.getKey()));
+                }
+            }
+            for (Pair<String, Parameter> p : groups.get(3).parameters()) {
+                float[] a = after.get(p.getKey());
+                switch (p.getValue().getType()) {
+                    case WEIGHT: // Kaiming normal: std sqrt(2 / fan_in), fan_in = 32 * 3 * 3... of block3's conv
+                        double fanIn = a.length / 64.0;
+                        double var = 0;
+                        for (float v : a) {
+                            var += v * v;
+                        }
+                        assertThat(Math.sqrt(var / a.length)).isCloseTo(Math.sqrt(2 / fanIn), within(0.1 * Math.sqrt(2 / fanIn)));
+                        assertThat(Weights.distance(a, before.get(p.getKey()))).isGreaterThan(1.0);
+                        break;
+                    case RUNNING_VAR: // statistics are reset, then kept (KEEP_STATISTICS)
+                        assertThat(a).containsOnly(1f);
+                        break;
+                    case RUNNING_MEAN:
+                        assertThat(a).containsOnly(0f);
+                        break;
+                    case GAMMA: // reset to 1, then moved by at most a few steps of lr 1e-12
+                        for (float v : a) {
+                            assertThat((double) v).isCloseTo(1.0, within(1e-9));
+                        }
+                        break;
+                    default: // bias, beta: reset to 0
+                        for (float v : a) {
+                            assertThat((double) v).isCloseTo(0.0, within(1e-9));
+                        }
                 }
             }
         }

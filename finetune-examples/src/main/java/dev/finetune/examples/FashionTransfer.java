@@ -90,8 +90,8 @@ public final class FashionTransfer {
             System.out.printf(Locale.ROOT, "target: %d training, %d validation, %d test images%n",
                     targetTrain.size(), targetVal.size(), targetTest.size());
 
-            Stage head = Stage.headOnly().withEpochs(3).withLearningRate(1e-2);
-            Stage tune = Stage.discriminative(2.6).withEpochs(4).withLearningRate(1e-3);
+            Stage head = Stage.headOnly().withEpochs(3).withLearningRate(3e-2);
+            Stage tune = Stage.discriminative(2.6).withEpochs(5).withLearningRate(3e-3);
             FineTuner tuner = FineTuner.from(model)
                     .replaceHead(TARGET.length)
                     .optClassNames(names(TARGET))
