@@ -311,11 +311,11 @@ public final class FineTuner {
             throw new IllegalArgumentException(
                     names.size() + " class names were given for " + numClasses + " classes.");
         }
-        requireNotEmpty(train, "training");
-        requireNotEmpty(validation, "validation");
         Engine.getInstance().setRandomSeed((int) seed);
         prepare(train);
         prepare(validation);
+        requireNotEmpty(train, "training");
+        requireNotEmpty(validation, "validation");
 
         Shape inputShape = firstInputShape(train);
         initialize(inputShape);
@@ -444,8 +444,8 @@ public final class FineTuner {
         if (numClasses < 2) {
             throw new IllegalStateException("The class count is unknown: call replaceHead(n) or optNumClasses(n) first.");
         }
-        requireNotEmpty(data, "evaluation");
         prepare(data);
+        requireNotEmpty(data, "evaluation");
         List<String> names = classNames != null ? classNames : defaultNames(numClasses);
         TrainingLoop loop = new TrainingLoop(block, manager, loss, numClasses, false, divergenceCheckInterval);
         EpochTotals t = loop.evaluate(data, true, "evaluation");

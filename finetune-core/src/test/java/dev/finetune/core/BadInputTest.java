@@ -121,6 +121,30 @@ class BadInputTest {
     }
 
     @Test
+    void userGroupsDriveTheStrategy() throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 5, 5, 25, 55);
+            Map<String, String> patterns = new LinkedHashMap<>();
+            patterns.put("features", "^0[1-4]");
+            patterns.put("head", "^05");
+            var result = FineTuner.from(model).replaceHead(SourceModel.TARGET.length).optProgress(false)
+                    .optLayerGroups(block -> LayerGroups.byPatterns(block, patterns))
+                    .stage(Stage.partial(1))
+                    .fit(sets.train(), sets.validation());
+            // partial(1) over two groups trains everything: 60,576 backbone values + 325 head values
+            assertThat(result.trainableParameters(0)).isEqualTo(60_576 + 325);
+        }
+    }
+
+    @Test
+    void blockWithoutWeights() {
+        assertThatThrownBy(() -> FineTuner.from(SourceModel.architecture(3)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("no initialised parameters")
+                .hasMessageContaining("load its pretrained weights first");
+    }
+
+    @Test
     void divergingLossStopsWithTheStepAndAdvice() {
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 4, 2, 10, 54);
