@@ -147,7 +147,9 @@ public final class TrainingLoop {
                     NDArray truth = y.head().toType(DataType.INT64, false);
                     correct.addi(logits.argMax(1).eq(truth).sum());
                     // first non-finite step (1-based) kept on the device: x - x is NaN iff x is not finite
-                    NDArray bad = lossValue.sub(lossValue).isNaN().logicalAnd(firstBad.eq(0));
+                    NDArray noneYet = firstBad.eq(0);
+                    noneYet.attach(step); // results of an op live with its first operand: keep it in the step
+                    NDArray bad = lossValue.sub(lossValue).isNaN().logicalAnd(noneYet);
                     firstBad.addi(bad.toType(DataType.FLOAT32, false).mul(clock.step + 1));
                     samples += size;
                     batches++;
