@@ -319,11 +319,9 @@ public final class FineTuner {
 
         Shape inputShape = firstInputShape(train);
         initialize(inputShape);
-        LayerGroups groups = grouping.apply(block);
         List<String> plan = new ArrayList<>();
         for (Stage s : stages) {
             plan.add(s.describe());
-            s.plan(groups, 0); // validates every stage before any training
         }
 
         int startStage = 0;
@@ -352,6 +350,11 @@ public final class FineTuner {
                     meta.stage() + 1, metric, meta.metricValue());
         }
 
+        // groups after any restore: an imported module gets new parameter objects when it loads
+        LayerGroups groups = grouping.apply(block);
+        for (Stage s : stages) {
+            s.plan(groups, 0); // validates every stage before any training
+        }
         List<EpochMetrics> history = new ArrayList<>();
         Checkpoint best = null;
         ConfusionMatrix bestConfusion = null;

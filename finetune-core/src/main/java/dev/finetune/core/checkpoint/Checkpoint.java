@@ -269,12 +269,39 @@ public final class Checkpoint {
         }
         try {
             block.loadParameters(manager, new DataInputStream(new ByteArrayInputStream(parameters)));
+            forgetImportedParameters(block);
             // loading puts new arrays in the parameters; free the replaced ones
             for (ai.djl.ndarray.NDArray old : previous) {
                 old.close();
             }
         } catch (IOException | MalformedModelException e) {
             throw new CheckpointException("Could not load the checkpoint's weights: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * An imported module (TorchScript) loads as a new native module, but DJL keeps serving the
+     * parameter list it cached from the old one; clearing that cache makes the new weights visible.
+     */
+    private static void forgetImportedParameters(Block block) {
+        if (block instanceof ai.djl.nn.SymbolBlock) {
+            for (Class<?> c = block.getClass(); c != null; c = c.getSuperclass()) {
+                try {
+                    java.lang.reflect.Field f = c.getDeclaredField("parameters");
+                    if (java.util.Map.class.isAssignableFrom(f.getType())) {
+                        f.setAccessible(true);
+                        f.set(block, null);
+                        return;
+                    }
+                } catch (NoSuchFieldException e) {
+                    // look in the superclass
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException("Cannot refresh the parameters of " + block.getClass(), e);
+                }
+            }
+        }
+        for (Block child : block.getChildren().values()) {
+            forgetImportedParameters(child);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.finetune.core.groups;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.SymbolBlock;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 
@@ -57,7 +58,28 @@ public final class LayerGroups {
 
     private static LayerGroups bySequentialChildren(Block block) {
         List<List<Pair<String, Parameter>>> parts = new ArrayList<>();
+        List<String> names = new ArrayList<>();
         for (Pair<String, Block> child : block.getChildren()) {
+            if (child.getValue() instanceof SymbolBlock) {
+                // an imported module (TorchScript): its groups come from its dotted names
+                PairList<String, Parameter> inner = new PairList<>();
+                for (Pair<String, Parameter> p : child.getValue().getParameters()) {
+                    inner.add(p.getKey(), p.getValue());
+                }
+                if (inner.isEmpty()) {
+                    continue;
+                }
+                LayerGroups expanded = byParameterNamesKeepingLast(inner);
+                for (LayerGroup g : expanded.asList()) {
+                    List<Pair<String, Parameter>> params = new ArrayList<>();
+                    for (Pair<String, Parameter> p : g.parameters()) {
+                        params.add(new Pair<>(child.getKey() + "_" + p.getKey(), p.getValue()));
+                    }
+                    parts.add(params);
+                    names.add(g.name());
+                }
+                continue;
+            }
             List<Pair<String, Parameter>> params = new ArrayList<>();
             for (Pair<String, Parameter> p : child.getValue().getParameters()) {
                 params.add(new Pair<>(child.getKey() + "_" + p.getKey(), p.getValue()));
@@ -66,12 +88,27 @@ public final class LayerGroups {
                 continue; // pooling, flatten, activations: nothing to train
             }
             parts.add(params);
+            names.add(null);
         }
         List<LayerGroup> groups = new ArrayList<>();
         for (int i = 0; i < parts.size(); i++) {
-            groups.add(new LayerGroup(defaultName(i, parts.size()), parts.get(i)));
+            String name = names.get(i) != null && i < parts.size() - 1 ? names.get(i) : defaultName(i, parts.size());
+            groups.add(new LayerGroup(name, parts.get(i)));
         }
         return new LayerGroups(groups);
+    }
+
+    /** Groups by dotted names without calling the last group "head" (it is not the model's head). */
+    private static LayerGroups byParameterNamesKeepingLast(PairList<String, Parameter> parameters) {
+        LayerGroups g = byParameterNames(parameters);
+        if (g.size() < 2) {
+            return g;
+        }
+        List<LayerGroup> renamed = new ArrayList<>(g.asList());
+        LayerGroup last = renamed.get(renamed.size() - 1);
+        String key = last.parameters().get(0).getKey().split("\\.")[0];
+        renamed.set(renamed.size() - 1, new LayerGroup(key, last.parameters()));
+        return new LayerGroups(renamed);
     }
 
     private static String defaultName(int index, int count) {

@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockList;
 import ai.djl.nn.ParameterList;
+import ai.djl.nn.SymbolBlock;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
@@ -26,16 +27,19 @@ import java.util.List;
  * pretrained running statistics are used and never updated. DJL forwards one {@code training} flag
  * through a whole block tree and its {@code freezeParameters} leaves running statistics updating;
  * this installs a thin guard around every BatchNorm found in the tree for the duration of a fit and
- * restores the original blocks afterwards. The guard keeps parameter names and the saved format
- * unchanged.
+ * restores the original blocks afterwards. Imported modules ({@link SymbolBlock}, e.g. TorchScript)
+ * switch train/eval as a whole, so they are guarded whole: in eval mode their BatchNorm keeps its
+ * statistics (and dropout is off) while gradients still flow. The guard keeps parameter names and
+ * the saved format unchanged.
  */
 public final class BatchNormControl implements AutoCloseable {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatchNormControl.class);
     private static final Field CHILDREN = childrenField();
 
     private final List<Installed> installed = new ArrayList<>();
 
-    private record Installed(BlockList children, int index, String key, BatchNorm original) {}
+    private record Installed(BlockList children, int index, String key, Block original) {}
 
     private BatchNormControl() {}
 
@@ -58,8 +62,8 @@ public final class BatchNormControl implements AutoCloseable {
         BlockList children = childrenOf((AbstractBlock) block);
         for (int i = 0; i < children.size(); i++) {
             Pair<String, Block> child = children.get(i);
-            if (child.getValue() instanceof BatchNorm) {
-                BatchNorm bn = (BatchNorm) child.getValue();
+            if (child.getValue() instanceof BatchNorm || child.getValue() instanceof SymbolBlock) {
+                Block bn = child.getValue();
                 children.remove(i);
                 children.add(i, child.getKey(), new Guard(bn));
                 installed.add(new Installed(children, i, child.getKey(), bn));
@@ -69,7 +73,7 @@ public final class BatchNormControl implements AutoCloseable {
         }
     }
 
-    /** @return how many BatchNorm layers are under control */
+    /** @return how many BatchNorm layers (and imported modules) are under control */
     public int count() {
         return installed.size();
     }
@@ -114,19 +118,56 @@ public final class BatchNormControl implements AutoCloseable {
         }
     }
 
-    /** Forwards to a BatchNorm with the training flag overridden; invisible in names and files. */
+    /** Forwards to a block with the training flag overridden; invisible in names and files. */
     private static final class Guard extends AbstractBlock {
-        private final BatchNorm inner;
+        private final Block inner;
         private volatile boolean keepStatistics;
+        private boolean warned;
 
-        Guard(BatchNorm inner) {
+        Guard(Block inner) {
             this.inner = inner;
         }
 
         @Override
         protected NDList forwardInternal(
                 ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+            if (training && keepStatistics && inner instanceof SymbolBlock) {
+                if (anyTrainable()) {
+                    // DJL runs an imported module in eval mode only without autograd: training its
+                    // parameters needs train mode, in which its BatchNorm statistics update
+                    warnOnce();
+                    return inner.forward(parameterStore, inputs, true, params);
+                }
+                // frozen module: eval mode, no graph; copy the outputs (made in inference mode)
+                // into ordinary tensors so the layers above can backpropagate through them
+                NDList out = inner.forward(parameterStore, inputs, false, params);
+                NDList copies = new NDList(out.size());
+                for (ai.djl.ndarray.NDArray a : out) {
+                    copies.add(a.duplicate());
+                    a.close();
+                }
+                return copies;
+            }
             return inner.forward(parameterStore, inputs, training && !keepStatistics, params);
+        }
+
+        private boolean anyTrainable() {
+            for (ai.djl.nn.Parameter p : inner.getParameters().values()) {
+                if (p.requiresGradient()) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private void warnOnce() {
+            if (!warned) {
+                warned = true;
+                LOG.warn("KEEP_STATISTICS cannot hold for the imported module {} while its parameters train:"
+                        + " DJL runs it in train mode, so its BatchNorm statistics update. Export it traced in"
+                        + " eval mode (model.eval(); torch.jit.trace) to keep them, or freeze it.",
+                        inner.getClass().getSimpleName());
+            }
         }
 
         @Override

@@ -1,0 +1,180 @@
+package dev.finetune.vision.backbone;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.dataset.ArrayDataset;
+import ai.djl.training.dataset.Batch;
+import ai.djl.util.Pair;
+import dev.finetune.core.FineTuner;
+import dev.finetune.core.checkpoint.Checkpoint;
+import dev.finetune.core.groups.LayerGroup;
+import dev.finetune.core.groups.LayerGroups;
+import dev.finetune.core.head.HeadReplacer;
+import dev.finetune.core.result.FineTuneResult;
+import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.stage.Stage;
+import dev.finetune.vision.data.IdxImages;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Fine-tuning from committed TorchScript fixtures (see src/test/fixtures/export_torchscript.py). */
+class TorchScriptBackboneTest {
+
+    private static final Path FIXTURES = Paths.get("src", "test", "resources", "torchscript");
+    private static final int[] CLASSES = {0, 1, 5, 7, 8};
+    private static IdxImages fashion;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void readData() throws Exception {
+        fashion = IdxImages.readSplit(Paths.get("/usr/share/datasets/fashion-mnist"), true);
+    }
+
+    /** Fashion-MNIST images as the fixtures' 3x32x32 input: padded by 2, grey copied to 3 channels. */
+    private static ArrayDataset rgb32(NDManager m, List<Integer> indices, int batch, boolean shuffle) throws Exception {
+        ArrayDataset grey = fashion.toDataset(m, indices, CLASSES, indices.size(), false);
+        try (Batch all = grey.getData(m).iterator().next()) {
+            NDArray x = all.getData().head().pad(new Shape(2, 2, 2, 2), 0).repeat(1, 3);
+            NDArray y = all.getLabels().head().duplicate();
+            x.attach(m);
+            y.attach(m);
+            return new ArrayDataset.Builder().setData(x).optLabels(y).setSampling(batch, shuffle).build();
+        }
+    }
+
+    private static NDArray forwardEval(Block block, Model model, NDArray x) {
+        NDList out = block.forward(new ParameterStore(model.getNDManager(), false), new NDList(x), false);
+        return out.head();
+    }
+
+    private static Map<String, float[]> snapshot(Block block) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            out.put(p.getKey(), p.getValue().getArray().toFloatArray());
+        }
+        return out;
+    }
+
+    @Test
+    void resnetShapedEmbeddingGetsNamedGroupsAndANewHead() throws Exception {
+        try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("resnet18-shaped-embedding.pt"));
+                NDManager m = NDManager.newBaseManager()) {
+            FineTuner tuner = FineTuner.from(model).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length)
+                    .optProgress(false).stage(Stage.headOnly());
+            tuner.fit(rgb32(m, fashion.sample(CLASSES, 10, 0, 1), 25, true), rgb32(m, fashion.sample(CLASSES, 10, 10, 1), 50, false));
+            LayerGroups groups = LayerGroups.of(tuner.block());
+            assertThat(groups.asList().stream().map(LayerGroup::name).collect(Collectors.toList()))
+                    .containsExactly("stem", "layer1", "layer2", "layer3", "layer4", "head");
+            assertThat(groups.get(0).parameters().stream().map(Pair::getKey).collect(Collectors.toList()))
+                    .allMatch(n -> n.matches(".*_(conv1|bn1)\\.(weight|bias)"))
+                    .hasSize(3);
+            assertThat(groups.head().parameters().get(0).getValue().getArray().getShape())
+                    .isEqualTo(new Shape(CLASSES.length, 32));
+            assertThat(tuner.describeGroups(Stage.partial(1))).contains("layer4").contains("frozen");
+        }
+    }
+
+    @Test
+    void headOnlyKeepsTheBackboneAndItsBatchNormStatistics() throws Exception {
+        for (BatchNormPolicy policy : new BatchNormPolicy[] {BatchNormPolicy.KEEP_STATISTICS, BatchNormPolicy.TRAIN}) {
+            try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
+                    NDManager m = NDManager.newBaseManager()) {
+                ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 60, 0, 2), 30, true);
+                ArrayDataset val = rgb32(m, fashion.sample(CLASSES, 60, 60, 2), 100, false);
+                Block backbone = model.getBlock();
+                NDArray probe = train.get(m, 0).getData().head().expandDims(0);
+                float[] featuresBefore = forwardEval(backbone, model, probe).toFloatArray();
+                Map<String, float[]> weightsBefore = snapshot(backbone);
+
+                FineTuneResult r = FineTuner.from(model).optHeadReplacer(HeadReplacer.append())
+                        .replaceHead(CLASSES.length).optProgress(false)
+                        .stage(Stage.headOnly().withEpochs(3).withLearningRate(3e-2).withBatchNormPolicy(policy))
+                        .fit(train, val);
+
+                Map<String, float[]> weightsAfter = snapshot(backbone);
+                for (String name : weightsBefore.keySet()) {
+                    assertThat(weightsAfter.get(name)).as("%s frozen", name).containsExactly(weightsBefore.get(name));
+                }
+                float[] featuresAfter = forwardEval(backbone, model, probe).toFloatArray();
+                if (policy == BatchNormPolicy.KEEP_STATISTICS) {
+                    assertThat(featuresAfter).as("eval features with kept statistics").containsExactly(featuresBefore);
+                    // gradients reach the new head through the frozen module's copied outputs
+                    assertThat(r.lastEpoch().trainLoss()).isLessThan(r.epochs().get(0).trainLoss());
+                } else {
+                    assertThat(featuresAfter).as("TRAIN updates the module's running statistics")
+                            .isNotEqualTo(featuresBefore);
+                }
+            }
+        }
+    }
+
+    @Test
+    void checkpointOfATorchScriptModelRestoresItsOutputs() throws Exception {
+        Path file = dir.resolve("ts.ckpt");
+        float[] expected;
+        try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
+                NDManager m = NDManager.newBaseManager()) {
+            ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 20, 0, 3), 25, true);
+            FineTuner tuner = FineTuner.from(model).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length)
+                    .optProgress(false).optCheckpoint(file).optRestoreBest(false)
+                    .stage(Stage.full().withEpochs(2).withLearningRate(1e-3).withBatchNormPolicy(BatchNormPolicy.TRAIN));
+            tuner.fit(train, rgb32(m, fashion.sample(CLASSES, 20, 20, 3), 50, false));
+            Checkpoint.load(file).restoreInto(tuner.block(), model.getNDManager());
+            NDArray probe = train.get(m, 0).getData().head().expandDims(0);
+            expected = forwardEval(tuner.block(), model, probe).toFloatArray();
+        }
+        try (Model fresh = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
+                NDManager m = NDManager.newBaseManager()) {
+            ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 20, 0, 3), 25, true);
+            FineTuner tuner = FineTuner.from(fresh).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length);
+            NDArray probe = train.get(m, 0).getData().head().expandDims(0);
+            tuner.block().initialize(fresh.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, probe.getShape());
+            float[] untrained = forwardEval(tuner.block(), fresh, probe).toFloatArray();
+            Checkpoint.load(file).restoreInto(tuner.block(), fresh.getNDManager());
+            float[] restored = forwardEval(tuner.block(), fresh, probe).toFloatArray();
+            assertThat(restored).containsExactly(expected);
+            assertThat(restored).isNotEqualTo(untrained);
+            // the restored module's parameters are the ones training would now update
+            Map<String, float[]> weights = snapshot(tuner.block());
+            assertThat(weights).hasSize(snapshot(tuner.block()).size());
+        }
+    }
+
+    @Test
+    void missingForeignAndHeadedFilesGiveClearErrors() throws Exception {
+        assertThatThrownBy(() -> TorchScriptBackbone.load(dir.resolve("absent.pt")))
+                .hasMessageContaining("TorchScript file not found")
+                .hasMessageContaining("absent.pt");
+        Path text = dir.resolve("notes.pt");
+        Files.writeString(text, "not a model");
+        assertThatThrownBy(() -> TorchScriptBackbone.load(text))
+                .hasMessageContaining("notes.pt")
+                .hasMessageContaining("is not a TorchScript module");
+        try (Model classifier = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn.pt"))) {
+            assertThatThrownBy(() -> FineTuner.from(classifier).replaceHead(3))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("Cannot find the head of a PtSymbolBlock")
+                    .hasMessageContaining("headless backbone");
+        }
+    }
+}
