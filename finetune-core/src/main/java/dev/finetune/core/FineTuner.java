@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.SequentialBlock;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
 import ai.djl.training.dataset.RandomAccessDataset;
@@ -28,6 +29,7 @@ import dev.finetune.core.stage.Stage;
 import dev.finetune.core.strategy.TrainingPlan;
 import dev.finetune.core.train.BatchNormControl;
 import dev.finetune.core.train.EpochTotals;
+import dev.finetune.core.train.FeatureCache;
 import dev.finetune.core.train.TrainingLoop;
 
 import org.slf4j.Logger;
@@ -63,6 +65,7 @@ import java.util.function.Function;
 public final class FineTuner {
 
     private static final Logger LOG = LoggerFactory.getLogger(FineTuner.class);
+    private static final int CACHE_CHUNK = 256;
 
     private final Model model;
     private Block block;
@@ -80,6 +83,7 @@ public final class FineTuner {
     private boolean restoreBest = true;
     private Path resumeFrom;
     private int divergenceCheckInterval = 100;
+    private boolean featureCache;
 
     private FineTuner(Model model, Block block, NDManager manager) {
         this.model = model;
@@ -269,6 +273,21 @@ public final class FineTuner {
         return this;
     }
 
+    /**
+     * Trains head-only stages on cached backbone outputs: the frozen backbone runs once over the
+     * training and validation data (in inference mode), and every epoch of the stage runs the head
+     * alone. Used for a stage when the model is a {@link ai.djl.nn.SequentialBlock}, only the head
+     * trains in every epoch of the stage, BatchNorm keeps its statistics and both datasets are
+     * random-access; give data without augmentation (the cache holds one output per sample).
+     *
+     * @param enable whether to cache (default false)
+     * @return this
+     */
+    public FineTuner optFeatureCache(boolean enable) {
+        featureCache = enable;
+        return this;
+    }
+
     /** @return the block being fine-tuned (with its new head once replaced) */
     public Block block() {
         return block;
@@ -317,8 +336,9 @@ public final class FineTuner {
         requireNotEmpty(train, "training");
         requireNotEmpty(validation, "validation");
 
-        Shape inputShape = firstInputShape(train);
-        initialize(inputShape);
+        FirstBatch trainFirst = peek(train, "training");
+        FirstBatch validationFirst = peek(validation, "validation");
+        initialize(trainFirst.shape());
         List<String> plan = new ArrayList<>();
         for (Stage s : stages) {
             plan.add(s.describe());
@@ -360,7 +380,7 @@ public final class FineTuner {
         ConfusionMatrix bestConfusion = null;
         int bestIndex = -1;
         TrainingLoop loop = new TrainingLoop(block, manager, loss, numClasses, progress, divergenceCheckInterval);
-        long stepsPerEpoch = stepsPerEpoch(train);
+        long stepsPerEpoch = trainFirst.batches();
         boolean checkLabels = true;
         try (BatchNormControl batchNorm = BatchNormControl.install(block)) {
             for (int s = startStage; s < stages.size(); s++) {
@@ -372,7 +392,31 @@ public final class FineTuner {
                 batchNorm.setKeepStatistics(stage.batchNormPolicy() == BatchNormPolicy.KEEP_STATISTICS);
                 TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
                         stage.epochs() * stepsPerEpoch, firstEpoch * stepsPerEpoch);
-                try (PlanOptimizer optimizer = new PlanOptimizer(stage.optimizer(), manager)) {
+                int headChild = featureCache ? cacheableHeadChild(stage, groups, firstEpoch, train, validation) : -1;
+                Dataset stageTrain = train;
+                Dataset stageValidation = validation;
+                TrainingLoop stageLoop = loop;
+                FeatureCache trainCache = null;
+                FeatureCache validationCache = null;
+                if (headChild > 0) {
+                    SequentialBlock backbone = new SequentialBlock();
+                    SequentialBlock head = new SequentialBlock();
+                    var children = block.getChildren();
+                    for (int c = 0; c < children.size(); c++) {
+                        (c < headChild ? backbone : head).add(children.get(c).getValue());
+                    }
+                    trainCache = FeatureCache.compute(backbone, manager, (RandomAccessDataset) train, CACHE_CHUNK);
+                    validationCache = FeatureCache.compute(backbone, manager, (RandomAccessDataset) validation, CACHE_CHUNK);
+                    stageTrain = trainCache.dataset(trainFirst.size(), true);
+                    stageValidation = validationCache.dataset(validationFirst.size(), false);
+                    stageLoop = new TrainingLoop(head, manager, loss, numClasses, progress, divergenceCheckInterval);
+                    LOG.info("stage {}: training the head on cached features ({} + {} samples, {} MB)", s + 1,
+                            trainCache.size(), validationCache.size(),
+                            (trainCache.bytes() + validationCache.bytes()) / (1 << 20));
+                }
+                try (PlanOptimizer optimizer = new PlanOptimizer(stage.optimizer(), manager);
+                        FeatureCache closeTrain = trainCache;
+                        FeatureCache closeValidation = validationCache) {
                     for (int e = firstEpoch; e < stage.epochs(); e++) {
                         epochNumber++;
                         TrainingPlan trainingPlan = stage.plan(groups, e);
@@ -380,9 +424,9 @@ public final class FineTuner {
                         String label = String.format(
                                 "stage %d/%d '%s' epoch %d/%d", s + 1, stages.size(), stage.name(), e + 1, stage.epochs());
                         long start = System.nanoTime();
-                        EpochTotals t = loop.trainEpoch(train, trainingPlan, optimizer, stage.learningRate(),
+                        EpochTotals t = stageLoop.trainEpoch(stageTrain, trainingPlan, optimizer, stage.learningRate(),
                                 stage.schedule(), stage.weightDecay(), stage.clipNorm(), clock, checkLabels, label);
-                        EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + label);
+                        EpochTotals v = stageLoop.evaluate(stageValidation, checkLabels, "validation after " + label);
                         checkLabels = false;
                         double seconds = (System.nanoTime() - start) / 1e9;
                         ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), names);
@@ -455,6 +499,44 @@ public final class FineTuner {
         return new Evaluation(t.meanLoss(), new ConfusionMatrix(t.confusion(), names));
     }
 
+    /**
+     * The index of the first child of the head when a stage can train on cached features, else -1.
+     */
+    private int cacheableHeadChild(Stage stage, LayerGroups groups, int firstEpoch, Dataset train, Dataset validation) {
+        if (!(block instanceof SequentialBlock) || stage.batchNormPolicy() != BatchNormPolicy.KEEP_STATISTICS
+                || stage.strategy().reinitializedTopGroups() > 1
+                || !(train instanceof RandomAccessDataset) || !(validation instanceof RandomAccessDataset)) {
+            return -1;
+        }
+        for (int e = firstEpoch; e < stage.epochs(); e++) {
+            double[] m = stage.strategy().multipliers(groups.size(), e);
+            for (int g = 0; g < m.length - 1; g++) {
+                if (m[g] > 0) {
+                    return -1;
+                }
+            }
+        }
+        var children = block.getChildren();
+        int headChild = -1;
+        for (int c = children.size() - 1; c >= 0 && headChild < 0; c--) {
+            if (!children.get(c).getValue().getParameters().isEmpty()) {
+                headChild = c;
+            }
+        }
+        // the head group must be exactly the parameters from that child on
+        java.util.Set<Parameter> tail = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (int c = Math.max(headChild, 0); c < children.size(); c++) {
+            for (Pair<String, Parameter> p : children.get(c).getValue().getParameters()) {
+                tail.add(p.getValue());
+            }
+        }
+        java.util.Set<Parameter> head = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Pair<String, Parameter> p : groups.head().parameters()) {
+            head.add(p.getValue());
+        }
+        return headChild > 0 && head.equals(tail) ? headChild : -1;
+    }
+
     private void initialize(Shape inputShape) {
         boolean uninitialised = false;
         for (Pair<String, Parameter> p : block.getParameters()) {
@@ -499,32 +581,22 @@ public final class FineTuner {
         }
     }
 
-    private Shape firstInputShape(Dataset data) {
+    /** What the first batch of a dataset tells: input shape, batches per epoch, batch size. */
+    private record FirstBatch(Shape shape, long batches, int size) {}
+
+    private static FirstBatch peek(Dataset data, String what) {
         try (NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
             Iterator<Batch> it = data.getData(host).iterator();
             if (!it.hasNext()) {
-                throw new IllegalArgumentException("The training dataset produced no batches: give it at least one sample.");
+                throw new IllegalArgumentException("The " + what + " dataset produced no batches: give it at least one sample.");
             }
             try (Batch b = it.next()) {
-                return b.getData().head().getShape();
+                return new FirstBatch(b.getData().head().getShape(), Math.max(1, b.getProgressTotal()), b.getSize());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (TranslateException e) {
-            throw new IllegalStateException("Could not read the training data: " + e.getMessage(), e);
-        }
-    }
-
-    private static long stepsPerEpoch(Dataset data) {
-        try (NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
-            Iterator<Batch> it = data.getData(host).iterator();
-            try (Batch b = it.next()) {
-                return Math.max(1, b.getProgressTotal());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (TranslateException e) {
-            throw new IllegalStateException("Could not read the training data: " + e.getMessage(), e);
+            throw new IllegalStateException("Could not read the " + what + " data: " + e.getMessage(), e);
         }
     }
 
