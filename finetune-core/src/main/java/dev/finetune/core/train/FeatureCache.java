@@ -95,6 +95,33 @@ public final class FeatureCache implements AutoCloseable {
         return new ArrayDataset.Builder().setData(features).optLabels(labels).setSampling(batchSize, shuffle).build();
     }
 
+    /**
+     * Copies the features to the host, one row per sample (flattened), for classifiers that run on
+     * the host such as the bottleneck linear models.
+     *
+     * @return the rows
+     */
+    public float[][] rows() {
+        long n = size();
+        int d = (int) (features.getShape().size() / n);
+        float[] flat = features.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        float[][] out = new float[(int) n][d];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(flat, i * d, out[i], 0, d);
+        }
+        return out;
+    }
+
+    /** @return the labels as class indices, on the host */
+    public int[] labels() {
+        float[] flat = labels.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        int[] out = new int[flat.length];
+        for (int i = 0; i < flat.length; i++) {
+            out[i] = Math.round(flat[i]);
+        }
+        return out;
+    }
+
     /** @return the number of cached samples */
     public long size() {
         return features.getShape().get(0);
