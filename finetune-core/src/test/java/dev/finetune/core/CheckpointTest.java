@@ -97,8 +97,8 @@ class CheckpointTest {
         Path interrupted = dir.resolve("interrupted.ckpt");
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 20, 20, 41);
-            // reads: input shape, steps per epoch, then one per training epoch: the 5th is epoch 3
-            assertThatThrownBy(() -> plan(model, interrupted).fit(new Interrupting(sets.train(), 5), sets.validation()))
+            // reads: the first-batch peek, then one per training epoch: the 4th is epoch 3
+            assertThatThrownBy(() -> plan(model, interrupted).fit(new Interrupting(sets.train(), 4), sets.validation()))
                     .hasRootCauseMessage("disk unplugged");
         }
         Checkpoint.Metadata saved = Checkpoint.load(interrupted).metadata();

@@ -23,9 +23,11 @@ class TransferTest {
 
     @Test
     void headOnlyOnPretrainedFeaturesBeatsTrainingFromScratch() throws Exception {
+        // tiny-data results are noisy (scratch training is unstable on 100 images): judge over seeds
+        int seeds = 8;
         double pretrainedSum = 0;
         double scratchSum = 0;
-        int seeds = 3;
+        int wins = 0;
         for (long seed = 1; seed <= seeds; seed++) {
             double pretrained;
             try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
@@ -35,7 +37,7 @@ class TransferTest {
                         .fit(sets.train(), sets.validation())
                         .lastEpoch().validationAccuracy();
             }
-            double scratch = 0;
+            double scratch = 0; // the best of three rates, chosen on the validation set: generous to scratch
             for (double lr : new double[] {1e-3, 3e-3, 1e-2}) {
                 try (Model model = Model.newInstance("scratch"); NDManager data = NDManager.newBaseManager()) {
                     model.setBlock(SourceModel.architecture(SourceModel.TARGET.length));
@@ -49,10 +51,12 @@ class TransferTest {
                     scratch = Math.max(scratch, acc);
                 }
             }
-            assertThat(pretrained).as("seed %d: pretrained head-only vs best scratch", seed).isGreaterThan(scratch);
+            System.out.printf("TRANSFER seed %d pretrained %.3f scratch %.3f%n", seed, pretrained, scratch);
+            wins += pretrained > scratch ? 1 : 0;
             pretrainedSum += pretrained;
             scratchSum += scratch;
         }
+        assertThat(wins).as("seeds where transfer wins").isGreaterThanOrEqualTo(5);
         assertThat(pretrainedSum / seeds - scratchSum / seeds)
                 .as("mean validation-accuracy gain of transfer over %d seeds", seeds)
                 .isGreaterThan(0.03);
