@@ -1,0 +1,2 @@
+/** Leakage checks: exact and near-duplicate images across dataset splits. */
+package dev.finetune.vision.leakage;
