@@ -206,6 +206,20 @@ public final class FineTuner {
     }
 
     /**
+     * Weighs each class's samples in the training (and validation) loss, e.g. with
+     * {@link dev.finetune.core.loss.ClassCounts#balancedWeights()} for imbalanced data; replaces the
+     * loss with {@link dev.finetune.core.loss.ClassWeightedCrossEntropy}. Pair it with
+     * {@code optCheckpointMetric(CheckpointMetric.MACRO_F1)}, which rare classes move as much as common ones.
+     *
+     * @param weights one positive weight per class, in label order
+     * @return this
+     */
+    public FineTuner optClassWeights(float[] weights) {
+        loss = new dev.finetune.core.loss.ClassWeightedCrossEntropy(weights);
+        return this;
+    }
+
+    /**
      * Writes the best epoch's checkpoint to this file (atomically, each time the metric improves).
      *
      * @param file the checkpoint file
@@ -329,6 +343,12 @@ public final class FineTuner {
         if (names.size() != numClasses) {
             throw new IllegalArgumentException(
                     names.size() + " class names were given for " + numClasses + " classes.");
+        }
+        if (loss instanceof dev.finetune.core.loss.ClassWeightedCrossEntropy
+                && ((dev.finetune.core.loss.ClassWeightedCrossEntropy) loss).weights().length != numClasses) {
+            throw new IllegalArgumentException(
+                    ((dev.finetune.core.loss.ClassWeightedCrossEntropy) loss).weights().length
+                            + " class weights were given for " + numClasses + " classes (optClassWeights).");
         }
         Engine.getInstance().setRandomSeed((int) seed);
         prepare(train);
