@@ -84,6 +84,8 @@ public final class FineTuner {
     private Path resumeFrom;
     private int divergenceCheckInterval = 100;
     private boolean featureCache;
+    private long featureCacheMemoryLimit = 1L << 30;
+    private Path featureCacheDirectory;
 
     private FineTuner(Model model, Block block, NDManager manager) {
         this.model = model;
@@ -288,17 +290,42 @@ public final class FineTuner {
     }
 
     /**
-     * Trains head-only stages on cached backbone outputs: the frozen backbone runs once over the
-     * training and validation data (in inference mode), and every epoch of the stage runs the head
-     * alone. Used for a stage when the model is a {@link ai.djl.nn.SequentialBlock}, only the head
-     * trains in every epoch of the stage, BatchNorm keeps its statistics and both datasets are
-     * random-access; give data without augmentation (the cache holds one output per sample).
+     * Trains stages whose first layer groups stay frozen on cached outputs of those groups: the
+     * frozen prefix runs once over the training and validation data (in inference mode), and every
+     * epoch of the stage runs only the rest. A head-only stage caches the backbone's features; a
+     * partial stage caches up to its last frozen group (mid-network). Used for a stage when the
+     * model is a {@link ai.djl.nn.SequentialBlock} whose frozen groups are whole leading children,
+     * BatchNorm keeps its statistics and both datasets are random-access; give data without
+     * augmentation (the cache holds one output per sample) and no dropout in the frozen part.
      *
      * @param enable whether to cache (default false)
      * @return this
      */
     public FineTuner optFeatureCache(boolean enable) {
         featureCache = enable;
+        return this;
+    }
+
+    /**
+     * @param bytes the most bytes of cached features kept on the model's device; larger caches go
+     *     to a memory-mapped file (default 1 GiB)
+     * @return this
+     */
+    public FineTuner optFeatureCacheMemoryLimit(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("optFeatureCacheMemoryLimit must not be negative, got " + bytes);
+        }
+        featureCacheMemoryLimit = bytes;
+        return this;
+    }
+
+    /**
+     * @param directory where file-backed feature caches are written (default: the temporary folder);
+     *     the files are deleted at the end of their stage
+     * @return this
+     */
+    public FineTuner optFeatureCacheDirectory(Path directory) {
+        featureCacheDirectory = directory;
         return this;
     }
 
@@ -412,27 +439,30 @@ public final class FineTuner {
                 batchNorm.setKeepStatistics(stage.batchNormPolicy() == BatchNormPolicy.KEEP_STATISTICS);
                 TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
                         stage.epochs() * stepsPerEpoch, firstEpoch * stepsPerEpoch);
-                int headChild = featureCache ? cacheableHeadChild(stage, groups, firstEpoch, train, validation) : -1;
+                int split = featureCache ? cacheSplitChild(stage, groups, firstEpoch, train, validation) : -1;
                 Dataset stageTrain = train;
                 Dataset stageValidation = validation;
                 TrainingLoop stageLoop = loop;
                 FeatureCache trainCache = null;
                 FeatureCache validationCache = null;
-                if (headChild > 0) {
-                    SequentialBlock backbone = new SequentialBlock();
-                    SequentialBlock head = new SequentialBlock();
+                if (split > 0) {
+                    SequentialBlock frozen = new SequentialBlock();
+                    SequentialBlock rest = new SequentialBlock();
                     var children = block.getChildren();
                     for (int c = 0; c < children.size(); c++) {
-                        (c < headChild ? backbone : head).add(children.get(c).getValue());
+                        (c < split ? frozen : rest).add(children.get(c).getValue());
                     }
-                    trainCache = FeatureCache.compute(backbone, manager, (RandomAccessDataset) train, CACHE_CHUNK);
-                    validationCache = FeatureCache.compute(backbone, manager, (RandomAccessDataset) validation, CACHE_CHUNK);
+                    trainCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) train, CACHE_CHUNK,
+                            featureCacheMemoryLimit, featureCacheDirectory);
+                    validationCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) validation,
+                            CACHE_CHUNK, featureCacheMemoryLimit, featureCacheDirectory);
                     stageTrain = trainCache.dataset(trainFirst.size(), true);
                     stageValidation = validationCache.dataset(validationFirst.size(), false);
-                    stageLoop = new TrainingLoop(head, manager, loss, numClasses, progress, divergenceCheckInterval);
-                    LOG.info("stage {}: training the head on cached features ({} + {} samples, {} MB)", s + 1,
-                            trainCache.size(), validationCache.size(),
-                            (trainCache.bytes() + validationCache.bytes()) / (1 << 20));
+                    stageLoop = new TrainingLoop(rest, manager, loss, numClasses, progress, divergenceCheckInterval);
+                    LOG.info("stage {}: training children {}.. on cached outputs of the first {} ({} + {} samples of {},"
+                                    + " {} MB, {})", s + 1, split, split, trainCache.size(), validationCache.size(),
+                            trainCache.sampleShape(), (trainCache.bytes() + validationCache.bytes()) / (1 << 20),
+                            trainCache.onDisk() ? "memory-mapped file" : "in memory");
                 }
                 try (PlanOptimizer optimizer = new PlanOptimizer(stage.optimizer(), manager);
                         FeatureCache closeTrain = trainCache;
@@ -520,41 +550,44 @@ public final class FineTuner {
     }
 
     /**
-     * The index of the first child of the head when a stage can train on cached features, else -1.
+     * The index of the first child that any epoch of the stage trains, when the children before it
+     * hold only parameters the stage keeps frozen and can run once on cached inputs; else -1.
      */
-    private int cacheableHeadChild(Stage stage, LayerGroups groups, int firstEpoch, Dataset train, Dataset validation) {
+    private int cacheSplitChild(Stage stage, LayerGroups groups, int firstEpoch, Dataset train, Dataset validation) {
         if (!(block instanceof SequentialBlock) || stage.batchNormPolicy() != BatchNormPolicy.KEEP_STATISTICS
-                || stage.strategy().reinitializedTopGroups() > 1
                 || !(train instanceof RandomAccessDataset) || !(validation instanceof RandomAccessDataset)) {
             return -1;
         }
+        java.util.Set<Parameter> trained = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         for (int e = firstEpoch; e < stage.epochs(); e++) {
             double[] m = stage.strategy().multipliers(groups.size(), e);
-            for (int g = 0; g < m.length - 1; g++) {
+            for (int g = 0; g < m.length; g++) {
                 if (m[g] > 0) {
-                    return -1;
+                    for (Pair<String, Parameter> p : groups.get(g).parameters()) {
+                        trained.add(p.getValue());
+                    }
                 }
             }
         }
         var children = block.getChildren();
-        int headChild = -1;
-        for (int c = children.size() - 1; c >= 0 && headChild < 0; c--) {
-            if (!children.get(c).getValue().getParameters().isEmpty()) {
-                headChild = c;
-            }
-        }
-        // the head group must be exactly the parameters from that child on
-        java.util.Set<Parameter> tail = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (int c = Math.max(headChild, 0); c < children.size(); c++) {
+        for (int c = 0; c < children.size(); c++) {
             for (Pair<String, Parameter> p : children.get(c).getValue().getParameters()) {
-                tail.add(p.getValue());
+                if (trained.contains(p.getValue())) {
+                    return c > 0 && hasParameters(children, c) ? c : -1;
+                }
             }
         }
-        java.util.Set<Parameter> head = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (Pair<String, Parameter> p : groups.head().parameters()) {
-            head.add(p.getValue());
+        return -1;
+    }
+
+    /** Whether any child before {@code end} has parameters (else there is nothing worth caching). */
+    private static boolean hasParameters(ai.djl.util.PairList<String, Block> children, int end) {
+        for (int c = 0; c < end; c++) {
+            if (!children.get(c).getValue().getParameters().isEmpty()) {
+                return true;
+            }
         }
-        return headChild > 0 && head.equals(tail) ? headChild : -1;
+        return false;
     }
 
     private void initialize(Shape inputShape) {

@@ -14,12 +14,17 @@ import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
+import dev.finetune.core.train.FeatureCache;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-/** Head-only stages on cached backbone outputs: same head, no backbone passes after the first. */
+/** Stages on cached outputs of their frozen prefix: same training, no prefix passes after the first, in memory or mapped. */
 class FeatureCacheTest {
 
     /** Passes inputs through and counts forward passes (not shape inference). */
@@ -38,41 +43,105 @@ class FeatureCacheTest {
         }
     }
 
-    private record Run(FineTuneResult result, float[] headWeight, int backbonePasses) {}
+    private record Run(FineTuneResult result, float[][] trainedWeights, int prefixPasses) {}
 
-    private static Run run(boolean cache) throws Exception {
+    /**
+     * Fine-tunes [counter, pretrained children...] with one stage. The counter sits before the
+     * first child, or before child {@code counterBefore} of the pretrained net.
+     */
+    private static Run run(Stage stage, boolean cache, long memoryLimit, Path dir, int counterBefore) throws Exception {
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
             Counter counter = new Counter();
-            SequentialBlock net = new SequentialBlock().add(counter);
-            for (Block child : model.getBlock().getChildren().values()) {
-                net.add(child);
+            SequentialBlock net = new SequentialBlock();
+            var children = model.getBlock().getChildren().values();
+            for (int c = 0; c < children.size(); c++) {
+                if (c == counterBefore) {
+                    net.add(counter);
+                }
+                net.add(children.get(c));
             }
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 61);
-            FineTuneResult r = FineTuner.from(net).replaceHead(SourceModel.TARGET.length).optProgress(false)
-                    .optFeatureCache(cache)
-                    .stage(Stage.headOnly().withEpochs(3).withLearningRate(1e-2))
-                    .fit(sets.train(), sets.validation());
-            float[] head = LayerGroups.of(net).head().parameters().get(0).getValue().getArray().toFloatArray();
-            return new Run(r, head, counter.forwards);
+            FineTuner tuner = FineTuner.from(net).replaceHead(SourceModel.TARGET.length).optProgress(false)
+                    .optFeatureCache(cache).optFeatureCacheMemoryLimit(memoryLimit).stage(stage);
+            if (dir != null) {
+                tuner.optFeatureCacheDirectory(dir);
+            }
+            FineTuneResult r = tuner.fit(sets.train(), sets.validation());
+            LayerGroups groups = LayerGroups.of(net);
+            float[][] trained = new float[2][];
+            trained[0] = groups.head().parameters().get(0).getValue().getArray().toFloatArray();
+            trained[1] = groups.get(groups.size() - 2).parameters().get(0).getValue().getArray().toFloatArray();
+            return new Run(r, trained, counter.forwards);
         }
     }
 
-    @Test
-    void cachedHeadOnlyTrainsTheSameHeadWithoutRunningTheBackboneEachEpoch() throws Exception {
-        Run plain = run(false);
-        Run cached = run(true);
-        // 100 training images in 5 batches and 50 validation images in 1 batch, 3 epochs
-        assertThat(plain.backbonePasses()).isEqualTo(3 * (5 + 1));
-        assertThat(cached.backbonePasses()).as("one pass per 256-sample chunk, before the first epoch").isEqualTo(2);
-        assertThat(cached.headWeight()).hasSameSizeAs(plain.headWeight());
-        for (int i = 0; i < plain.headWeight().length; i++) {
-            assertThat((double) cached.headWeight()[i]).isCloseTo(plain.headWeight()[i], within(1e-5));
+    private static void assertSameTraining(Run cached, Run plain, int epochs) {
+        for (int w = 0; w < 2; w++) {
+            assertThat(cached.trainedWeights()[w]).hasSameSizeAs(plain.trainedWeights()[w]);
+            for (int i = 0; i < plain.trainedWeights()[w].length; i++) {
+                assertThat((double) cached.trainedWeights()[w][i]).isCloseTo(plain.trainedWeights()[w][i], within(1e-5));
+            }
         }
-        for (int e = 0; e < 3; e++) {
+        for (int e = 0; e < epochs; e++) {
             assertThat(cached.result().epochs().get(e).validationAccuracy())
                     .isEqualTo(plain.result().epochs().get(e).validationAccuracy());
             assertThat(cached.result().epochs().get(e).trainLoss())
                     .isCloseTo(plain.result().epochs().get(e).trainLoss(), within(1e-5));
+        }
+    }
+
+    private static final Stage HEAD_ONLY = Stage.headOnly().withEpochs(3).withLearningRate(1e-2);
+
+    @Test
+    void cachedHeadOnlyTrainsTheSameHeadWithoutRunningTheBackboneEachEpoch() throws Exception {
+        Run plain = run(HEAD_ONLY, false, Long.MAX_VALUE, null, 0);
+        Run cached = run(HEAD_ONLY, true, Long.MAX_VALUE, null, 0);
+        // 100 training images in 5 batches and 50 validation images in 1 batch, 3 epochs
+        assertThat(plain.prefixPasses()).isEqualTo(3 * (5 + 1));
+        assertThat(cached.prefixPasses()).as("one pass per 256-sample chunk, before the first epoch").isEqualTo(2);
+        assertSameTraining(cached, plain, 3);
+    }
+
+    @Test
+    void partialStageCachesUpToItsLastFrozenGroup() throws Exception {
+        // partial(1): the last conv block and the head train; the counter sits after the three frozen blocks
+        Stage partial = Stage.partial(1).withEpochs(3).withLearningRate(3e-3);
+        Run plain = run(partial, false, Long.MAX_VALUE, null, 3);
+        Run cached = run(partial, true, Long.MAX_VALUE, null, 3);
+        assertThat(plain.prefixPasses()).isEqualTo(3 * (5 + 1));
+        assertThat(cached.prefixPasses()).as("the frozen prefix ran once per chunk; the counter is its last child")
+                .isEqualTo(2);
+        assertSameTraining(cached, plain, 3);
+    }
+
+    @Test
+    void cacheOverTheMemoryLimitIsAMemoryMappedFileThatGivesTheSameTraining(@TempDir Path dir) throws Exception {
+        Run memory = run(HEAD_ONLY, true, Long.MAX_VALUE, null, 0);
+        Run mapped = run(HEAD_ONLY, true, 0, dir, 0);
+        assertThat(mapped.prefixPasses()).isEqualTo(2);
+        assertSameTraining(mapped, memory, 3);
+        try (var files = Files.list(dir)) {
+            assertThat(files).as("cache files are deleted at the end of the stage").isEmpty();
+        }
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            SequentialBlock backbone = new SequentialBlock();
+            var children = model.getBlock().getChildren().values();
+            for (int c = 0; c < children.size() - 1; c++) {
+                backbone.add(children.get(c));
+            }
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 61);
+            try (FeatureCache inMemory = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64);
+                    FeatureCache onDisk = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64, 1000, dir)) {
+                assertThat(inMemory.onDisk()).isFalse();
+                assertThat(onDisk.onDisk()).isTrue();
+                assertThat(onDisk.file()).exists().hasSize(100L * 64 * Float.BYTES);
+                assertThat(onDisk.rows()).isDeepEqualTo(inMemory.rows());
+                assertThat(onDisk.labels()).containsExactly(inMemory.labels());
+                assertThat(onDisk.sampleShape()).isEqualTo(new Shape(64));
+            }
+            try (var files = Files.list(dir)) {
+                assertThat(files).isEmpty();
+            }
         }
     }
 }

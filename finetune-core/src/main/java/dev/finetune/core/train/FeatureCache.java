@@ -1,52 +1,108 @@
 package dev.finetune.core.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.ArrayDataset;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
+import ai.djl.util.Progress;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * The outputs of a frozen backbone, computed once per sample (in inference mode, in dataset order)
- * and kept in memory with their labels, so that stages training only the head never run the
- * backbone again. Valid while the backbone's weights and statistics stay fixed and the dataset
- * gives the same input for a sample every time (no augmentation). Owns native memory: close it.
+ * The outputs of a frozen part of a network (the backbone, or the groups before a split point),
+ * computed once per sample in inference mode and in dataset order, so that stages training only
+ * what follows never run that part again. The features live on the model's device while they fit
+ * under a memory limit, and otherwise in a memory-mapped file that is read back per batch. Valid
+ * while the frozen part's weights and statistics stay fixed and the dataset gives the same input for
+ * a sample every time (no augmentation). Owns native memory and possibly a file: close it.
  */
 public final class FeatureCache implements AutoCloseable {
 
     private final NDManager manager;
+    private final long size;
+    private final Shape sampleShape;
+    // in memory
     private final NDArray features;
     private final NDArray labels;
+    // on disk
+    private final Path file;
+    private final List<MappedByteBuffer> segments;
+    private final long samplesPerSegment;
+    private final float[] hostLabels;
 
-    private FeatureCache(NDManager manager, NDArray features, NDArray labels) {
+    private FeatureCache(NDManager manager, long size, Shape sampleShape, NDArray features, NDArray labels, Path file,
+            List<MappedByteBuffer> segments, long samplesPerSegment, float[] hostLabels) {
         this.manager = manager;
+        this.size = size;
+        this.sampleShape = sampleShape;
         this.features = features;
         this.labels = labels;
+        this.file = file;
+        this.segments = segments;
+        this.samplesPerSegment = samplesPerSegment;
+        this.hostLabels = hostLabels;
     }
 
     /**
-     * Runs the backbone over every sample of a dataset, {@code chunk} samples per forward pass.
+     * Runs the frozen part over every sample of a dataset and keeps the outputs in memory.
      *
-     * @param backbone the frozen part of the model (its outputs are the head's inputs)
+     * @param frozen the frozen part of the model (its outputs are the trained part's inputs)
      * @param parameterManager the manager of the model's parameters (its device is used)
      * @param data the dataset, read by index
      * @param chunk samples per forward pass
      * @return the cache
      */
-    public static FeatureCache compute(Block backbone, NDManager parameterManager, RandomAccessDataset data, int chunk) {
+    public static FeatureCache compute(Block frozen, NDManager parameterManager, RandomAccessDataset data, int chunk) {
+        return compute(frozen, parameterManager, data, chunk, Long.MAX_VALUE, null);
+    }
+
+    /**
+     * Runs the frozen part over every sample of a dataset, keeping the outputs in memory when they
+     * take at most {@code memoryLimit} bytes and in a memory-mapped file in {@code directory}
+     * otherwise (deleted on close).
+     *
+     * @param frozen the frozen part of the model
+     * @param parameterManager the manager of the model's parameters (its device is used)
+     * @param data the dataset, read by index
+     * @param chunk samples per forward pass
+     * @param memoryLimit the most bytes kept in memory
+     * @param directory where a file-backed cache goes (null: the system's temporary folder)
+     * @return the cache
+     */
+    public static FeatureCache compute(Block frozen, NDManager parameterManager, RandomAccessDataset data, int chunk,
+            long memoryLimit, Path directory) {
         NDManager manager = parameterManager.newSubManager();
         ParameterStore store = new ParameterStore(parameterManager, false);
         long n = data.size();
+        if (n == 0) {
+            throw new IllegalArgumentException("The dataset is empty: there is nothing to cache.");
+        }
         NDList featureParts = new NDList();
         NDList labelParts = new NDList();
-        try (NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+        FileChannel channel = null;
+        Path file = null;
+        float[] hostLabels = null;
+        Shape sampleShape = null;
+        try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
             for (long start = 0; start < n; start += chunk) {
                 try (NDManager step = manager.newSubManager()) {
                     NDList inputs = new NDList();
@@ -58,22 +114,62 @@ public final class FeatureCache implements AutoCloseable {
                     }
                     NDArray x = NDArrays.stack(inputs).toDevice(parameterManager.getDevice(), false);
                     x.attach(step);
-                    NDArray out = backbone.forward(store, new NDList(x), false).head();
+                    NDArray out = frozen.forward(store, new NDList(x), false).head();
                     NDArray y = NDArrays.stack(targets);
-                    NDArray keptFeatures = out.duplicate();
-                    keptFeatures.attach(manager);
-                    NDArray keptLabels = y.duplicate();
-                    keptLabels.attach(manager);
-                    featureParts.add(keptFeatures);
-                    labelParts.add(keptLabels);
+                    if (sampleShape == null) {
+                        sampleShape = out.getShape().slice(1);
+                        long bytes = n * sampleShape.size() * Float.BYTES;
+                        if (bytes > memoryLimit) {
+                            Path dir = directory != null ? directory : Path.of(System.getProperty("java.io.tmpdir"));
+                            Files.createDirectories(dir);
+                            file = Files.createTempFile(dir, "finetune-features-", ".f32");
+                            channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+                            hostLabels = new float[Math.toIntExact(n)];
+                        }
+                    }
+                    if (channel != null) {
+                        float[] values = out.toType(DataType.FLOAT32, false).toFloatArray();
+                        ByteBuffer buf = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
+                        buf.asFloatBuffer().put(values);
+                        while (buf.hasRemaining()) {
+                            channel.write(buf);
+                        }
+                        float[] ys = y.toType(DataType.FLOAT32, false).toFloatArray();
+                        System.arraycopy(ys, 0, hostLabels, (int) start, ys.length);
+                    } else {
+                        NDArray keptFeatures = out.duplicate();
+                        keptFeatures.attach(manager);
+                        NDArray keptLabels = y.duplicate();
+                        keptLabels.attach(manager);
+                        featureParts.add(keptFeatures);
+                        labelParts.add(keptLabels);
+                    }
                     inputs.close();
                     targets.close();
                     y.close();
                 }
             }
+            if (channel != null) {
+                long recordBytes = sampleShape.size() * Float.BYTES;
+                long perSegment = Math.max(1, (1L << 30) / recordBytes);
+                List<MappedByteBuffer> segments = new ArrayList<>();
+                for (long first = 0; first < n; first += perSegment) {
+                    long count = Math.min(perSegment, n - first);
+                    MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY, first * recordBytes, count * recordBytes);
+                    m.order(ByteOrder.nativeOrder());
+                    segments.add(m);
+                }
+                channel.close();
+                return new FeatureCache(manager, n, sampleShape, null, null, file, segments, perSegment, hostLabels);
+            }
         } catch (IOException e) {
             manager.close();
-            throw new UncheckedIOException(e);
+            closeQuietly(channel, file);
+            throw new UncheckedIOException("Could not write the feature cache" + (file == null ? "" : " " + file), e);
+        } catch (RuntimeException e) {
+            manager.close();
+            closeQuietly(channel, file);
+            throw e;
         }
         NDArray features = NDArrays.concat(featureParts);
         NDArray labels = NDArrays.concat(labelParts);
@@ -81,7 +177,30 @@ public final class FeatureCache implements AutoCloseable {
         labels.attach(manager);
         featureParts.close();
         labelParts.close();
-        return new FeatureCache(manager, features, labels);
+        return new FeatureCache(manager, n, sampleShape, features, labels, null, null, 0, null);
+    }
+
+    private static void closeQuietly(FileChannel channel, Path file) {
+        try {
+            if (channel != null) {
+                channel.close();
+            }
+            if (file != null) {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException ignored) {
+            // the original failure is reported
+        }
+    }
+
+    /** @return whether the features live in a memory-mapped file rather than on the device */
+    public boolean onDisk() {
+        return file != null;
+    }
+
+    /** @return the backing file of a disk cache, or null */
+    public Path file() {
+        return file;
     }
 
     /**
@@ -91,8 +210,55 @@ public final class FeatureCache implements AutoCloseable {
      * @param shuffle whether batches are shuffled every epoch
      * @return the dataset (valid while this cache is open)
      */
-    public ArrayDataset dataset(int batchSize, boolean shuffle) {
-        return new ArrayDataset.Builder().setData(features).optLabels(labels).setSampling(batchSize, shuffle).build();
+    public RandomAccessDataset dataset(int batchSize, boolean shuffle) {
+        if (!onDisk()) {
+            return new ArrayDataset.Builder().setData(features).optLabels(labels).setSampling(batchSize, shuffle).build();
+        }
+        return new MappedDataset(new MappedDataset.Builder().setSampling(batchSize, shuffle), this);
+    }
+
+    private FloatBuffer record(long index) {
+        MappedByteBuffer segment = segments.get((int) (index / samplesPerSegment));
+        int floats = (int) sampleShape.size();
+        int offset = (int) (index % samplesPerSegment) * floats;
+        FloatBuffer all = segment.duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        all.position(offset);
+        FloatBuffer one = all.slice();
+        one.limit(floats);
+        return one;
+    }
+
+    /** Reads records of a file-backed cache. */
+    private static final class MappedDataset extends RandomAccessDataset {
+        private final FeatureCache cache;
+
+        MappedDataset(Builder builder, FeatureCache cache) {
+            super(builder);
+            this.cache = cache;
+        }
+
+        @Override
+        public Record get(NDManager m, long index) {
+            NDArray x = m.create(cache.record(index), cache.sampleShape);
+            return new Record(new NDList(x), new NDList(m.create(cache.hostLabels[(int) index])));
+        }
+
+        @Override
+        protected long availableSize() {
+            return cache.size;
+        }
+
+        @Override
+        public void prepare(Progress progress) {
+            // mapped already
+        }
+
+        static final class Builder extends BaseBuilder<Builder> {
+            @Override
+            protected Builder self() {
+                return this;
+            }
+        }
     }
 
     /**
@@ -102,11 +268,16 @@ public final class FeatureCache implements AutoCloseable {
      * @return the rows
      */
     public float[][] rows() {
-        long n = size();
-        int d = (int) (features.getShape().size() / n);
-        float[] flat = features.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
-        float[][] out = new float[(int) n][d];
-        for (int i = 0; i < n; i++) {
+        int d = (int) sampleShape.size();
+        float[][] out = new float[(int) size][d];
+        if (onDisk()) {
+            for (int i = 0; i < size; i++) {
+                record(i).get(out[i]);
+            }
+            return out;
+        }
+        float[] flat = features.toType(DataType.FLOAT32, false).toFloatArray();
+        for (int i = 0; i < size; i++) {
             System.arraycopy(flat, i * d, out[i], 0, d);
         }
         return out;
@@ -114,7 +285,7 @@ public final class FeatureCache implements AutoCloseable {
 
     /** @return the labels as class indices, on the host */
     public int[] labels() {
-        float[] flat = labels.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        float[] flat = onDisk() ? hostLabels : labels.toType(DataType.FLOAT32, false).toFloatArray();
         int[] out = new int[flat.length];
         for (int i = 0; i < flat.length; i++) {
             out[i] = Math.round(flat[i]);
@@ -124,16 +295,28 @@ public final class FeatureCache implements AutoCloseable {
 
     /** @return the number of cached samples */
     public long size() {
-        return features.getShape().get(0);
+        return size;
+    }
+
+    /** @return the shape of one sample's features */
+    public Shape sampleShape() {
+        return sampleShape;
     }
 
     /** @return the size in bytes of the cached features */
     public long bytes() {
-        return features.getShape().size() * features.getDataType().getNumOfBytes();
+        return size * sampleShape.size() * (onDisk() ? Float.BYTES : features.getDataType().getNumOfBytes());
     }
 
     @Override
     public void close() {
         manager.close();
+        if (file != null) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException("Could not delete the feature cache file " + file, e);
+            }
+        }
     }
 }
