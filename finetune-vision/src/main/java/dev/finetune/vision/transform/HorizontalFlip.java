@@ -16,6 +16,8 @@ public final class HorizontalFlip implements Transform {
     private final Random random;
 
     /**
+     * Creates a flip with its own draws.
+     *
      * @param probability chance of a flip, in [0, 1]; 1 always flips
      * @param seed seed of the draws
      */

@@ -26,6 +26,8 @@ public final class ResizedCrop implements Transform {
     private final Random random;
 
     /**
+     * Creates a random resized crop with its own draws.
+     *
      * @param width output width
      * @param height output height
      * @param minScale smallest area fraction, in (0, 1]

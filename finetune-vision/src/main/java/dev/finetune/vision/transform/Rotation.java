@@ -19,6 +19,8 @@ public final class Rotation implements Transform {
     private final Random random;
 
     /**
+     * Creates a random rotation with its own draws.
+     *
      * @param maxDegrees the largest rotation either way, in [0, 180]
      * @param fill the value of pixels that come from outside the image (e.g. 0 for black)
      * @param seed seed of the draws
