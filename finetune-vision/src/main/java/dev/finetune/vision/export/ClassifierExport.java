@@ -31,18 +31,39 @@ public final class ClassifierExport {
      * @param centerCrop whether to centre-crop after resizing the short side
      * @param mean per-channel mean subtracted after scaling to [0, 1], or null for none
      * @param std per-channel standard deviation, or null for none
+     * @param resizeShort with centerCrop, the short side to resize to before the crop (e.g. 256 for a
+     *     224 crop), or 0 for the larger of width and height
      */
-    public record Preprocessing(int width, int height, boolean grey, boolean centerCrop, float[] mean, float[] std) {
+    public record Preprocessing(int width, int height, boolean grey, boolean centerCrop, float[] mean, float[] std,
+                                int resizeShort) {
         /** Validates the sizes. */
         public Preprocessing {
             if (width < 1 || height < 1) {
                 throw new IllegalArgumentException("Input size must be positive, got " + width + "x" + height);
+            }
+            if (resizeShort != 0 && (!centerCrop || resizeShort < Math.max(width, height))) {
+                throw new IllegalArgumentException("resizeShort " + resizeShort + " needs centerCrop and must be at "
+                        + "least the input size " + width + "x" + height + " (or 0)");
             }
             if ((mean == null) != (std == null)
                     || (mean != null && (mean.length != 3 || std.length != 3 || grey))) {
                 throw new IllegalArgumentException(
                         "Normalisation takes three means and three standard deviations, for colour input only.");
             }
+        }
+
+        /**
+         * Without a separate resize: the short side is resized to the larger of width and height.
+         *
+         * @param width input width
+         * @param height input height
+         * @param grey whether the network takes one grey channel
+         * @param centerCrop whether to centre-crop after resizing the short side
+         * @param mean per-channel mean, or null for none
+         * @param std per-channel standard deviation, or null for none
+         */
+        public Preprocessing(int width, int height, boolean grey, boolean centerCrop, float[] mean, float[] std) {
+            this(width, height, grey, centerCrop, mean, std, 0);
         }
 
         /**
@@ -85,6 +106,20 @@ public final class ClassifierExport {
         Files.createDirectories(dir);
         model.save(dir, name);
         Files.write(dir.resolve("synset.txt"), classNames, StandardCharsets.UTF_8);
+        Properties p = servingProperties(preprocessing);
+        try (Writer w = Files.newBufferedWriter(dir.resolve("serving.properties"), StandardCharsets.UTF_8)) {
+            p.store(w, "finetune export: DJL image classification translator settings");
+        }
+    }
+
+    /**
+     * The {@code serving.properties} settings that {@link #save} writes: DJL's image classification
+     * translator factory and its arguments for this preprocessing.
+     *
+     * @param preprocessing how images become inputs
+     * @return the settings
+     */
+    public static Properties servingProperties(Preprocessing preprocessing) {
         Properties p = new Properties();
         p.setProperty("engine", "PyTorch");
         p.setProperty("translatorFactory", "ai.djl.modality.cv.translator.ImageClassificationTranslatorFactory");
@@ -92,7 +127,8 @@ public final class ClassifierExport {
         p.setProperty("height", String.valueOf(preprocessing.height()));
         p.setProperty("flag", preprocessing.grey() ? "GRAYSCALE" : "COLOR");
         if (preprocessing.centerCrop()) {
-            p.setProperty("resizeShort", "true");
+            p.setProperty("resizeShort",
+                    preprocessing.resizeShort() > 0 ? String.valueOf(preprocessing.resizeShort()) : "true");
             p.setProperty("centerCrop", "true");
         } else {
             p.setProperty("resize", "true");
@@ -102,9 +138,7 @@ public final class ClassifierExport {
             p.setProperty("normalize", join(preprocessing.mean()) + "," + join(preprocessing.std()));
         }
         p.setProperty("applySoftmax", "true");
-        try (Writer w = Files.newBufferedWriter(dir.resolve("serving.properties"), StandardCharsets.UTF_8)) {
-            p.store(w, "finetune export: DJL image classification translator settings");
-        }
+        return p;
     }
 
     private static String join(float[] values) {
