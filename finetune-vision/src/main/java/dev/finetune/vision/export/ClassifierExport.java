@@ -4,6 +4,11 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.SymbolBlock;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
@@ -95,6 +100,25 @@ public final class ClassifierExport {
             throw new IllegalArgumentException("Give the class names of the head.");
         }
         Files.createDirectories(dir);
+        Block block = model.getBlock();
+        Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
+        if (block instanceof SymbolBlock) {
+            // an imported module that kept its own head was never initialised nor, perhaps, run:
+            // DJL then knows no input shape and refuses to save. Record the translator's input
+            // shape, and run it once, which also checks that the module takes that input.
+            if (!block.isInitialized() && hasAllValues(block)) {
+                block.initialize(model.getNDManager(), DataType.FLOAT32, input);
+            }
+            try {
+                block.getOutputShapes(new Shape[] {input});
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(
+                        "The model cannot run on the input the preprocessing gives, " + input + ": "
+                                + e.getMessage().lines().findFirst().orElse("") + ". Set the"
+                                + " Preprocessing size and colour to what the network takes.",
+                        e);
+            }
+        }
         model.save(dir, name);
         Files.write(dir.resolve("synset.txt"), classNames, StandardCharsets.UTF_8);
         Properties p = new Properties();
@@ -162,6 +186,15 @@ public final class ClassifierExport {
                             + " ClassifierExport.criteria(dir).optBlock(block).build().loadModel().");
         }
         return criteria(dir).build().loadModel();
+    }
+
+    private static boolean hasAllValues(Block block) {
+        for (Parameter p : block.getParameters().values()) {
+            if (!p.isInitialized()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Properties readServingProperties(Path dir) throws IOException {

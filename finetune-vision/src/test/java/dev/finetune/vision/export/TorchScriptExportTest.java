@@ -165,6 +165,39 @@ class TorchScriptExportTest {
     }
 
     @Test
+    void aTorchScriptClassifierThatKeptItsHeadReloadsAsOneModule() throws Exception {
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            names.add("class" + i);
+        }
+        Path export = dir.resolve("tiny-cnn");
+        Path photo = PHOTOS.resolve("coffee.png");
+        float[] expected = new float[names.size()];
+        try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn.pt"))) {
+            FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(names.size());
+            ClassifierExport.save(model, export, "tiny-cnn", names,
+                    new ClassifierExport.Preprocessing(32, 32, false, false, null, null));
+            try (Predictor<Image, Classifications> inMemory = model.newPredictor(
+                    ImageClassificationTranslator.builder(servingArguments(export)).optSynset(names).build())) {
+                Classifications c = inMemory.predict(ImageFactory.getInstance().fromFile(photo));
+                for (int i = 0; i < names.size(); i++) {
+                    expected[i] = (float) c.get(names.get(i)).getProbability();
+                }
+            }
+        }
+        assertThat(servingArguments(export)).containsEntry(TorchScriptClassifierBlockFactory.LAYOUT,
+                TorchScriptClassifierBlockFactory.TORCHSCRIPT);
+        try (ZooModel<Image, Classifications> served = ClassifierExport.criteria(export).build().loadModel();
+                Predictor<Image, Classifications> predictor = served.newPredictor()) {
+            assertThat(served.getBlock()).isInstanceOf(PtSymbolBlock.class);
+            Classifications c = predictor.predict(ImageFactory.getInstance().fromFile(photo));
+            for (int i = 0; i < names.size(); i++) {
+                assertThat(c.get(names.get(i)).getProbability()).isCloseTo(expected[i], within(1e-4));
+            }
+        }
+    }
+
+    @Test
     void loadingADjlBlockExportWithoutItsArchitectureSaysToGiveTheBlock() throws Exception {
         Path export = dir.resolve("djl");
         try (Model model = Model.newInstance("djl", "PyTorch")) {
