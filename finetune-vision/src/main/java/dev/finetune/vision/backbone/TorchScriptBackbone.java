@@ -4,11 +4,14 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.EngineException;
+import ai.djl.nn.Block;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * Loads a pretrained network saved with {@code torch.jit.save} as a trainable DJL model: its
@@ -23,7 +26,20 @@ import java.util.Map;
  */
 public final class TorchScriptBackbone {
 
+    /** The file each loaded module came from, for error messages that name it. */
+    private static final Map<Block, Path> SOURCES = Collections.synchronizedMap(new WeakHashMap<>());
+
     private TorchScriptBackbone() {}
+
+    /**
+     * The file a module was loaded from by this class.
+     *
+     * @param block a block
+     * @return the file, or null if the block was not loaded here
+     */
+    static Path sourceOf(Block block) {
+        return SOURCES.get(block);
+    }
 
     /**
      * Loads a TorchScript file on the engine's default device.
@@ -52,6 +68,7 @@ public final class TorchScriptBackbone {
         Model model = Model.newInstance(name, device, "PyTorch");
         try {
             model.load(file, null, Map.of("trainParam", "true"));
+            SOURCES.put(model.getBlock(), file);
             return model;
         } catch (MalformedModelException | EngineException | IOException e) {
             model.close();

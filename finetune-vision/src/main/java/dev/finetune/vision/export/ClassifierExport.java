@@ -1,8 +1,20 @@
 package dev.finetune.vision.export;
 
+import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.modality.Classifications;
+import ai.djl.modality.cv.Image;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.SymbolBlock;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
 
 import java.io.IOException;
+import java.io.Reader;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,6 +28,11 @@ import java.util.Properties;
  * {@code synset.txt} with the class names, and a {@code serving.properties} naming DJL's image
  * classification translator with the preprocessing the network was trained with, so that
  * {@code Criteria} + {@code Predictor<Image, Classifications>} serve it with no further code.
+ *
+ * <p>A TorchScript backbone (alone, or followed by a new linear head) is rebuilt by DJL itself:
+ * {@code serving.properties} names {@link TorchScriptClassifierBlockFactory}, so a plain
+ * {@code Criteria} with the directory as model path loads it in a fresh JVM. A DJL-built block has
+ * no such description: pass the same architecture with {@code Criteria.Builder.optBlock}.
  */
 public final class ClassifierExport {
 
@@ -104,9 +121,34 @@ public final class ClassifierExport {
             throw new IllegalArgumentException("Give the class names of the head.");
         }
         Files.createDirectories(dir);
+        Block block = model.getBlock();
+        Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
+        if (block instanceof SymbolBlock) {
+            // an imported module that kept its own head was never initialised nor, perhaps, run:
+            // DJL then knows no input shape and refuses to save. Record the translator's input
+            // shape, and run it once, which also checks that the module takes that input.
+            if (!block.isInitialized() && hasAllValues(block)) {
+                block.initialize(model.getNDManager(), DataType.FLOAT32, input);
+            }
+            try {
+                block.getOutputShapes(new Shape[] {input});
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(
+                        "The model cannot run on the input the preprocessing gives, " + input + ": "
+                                + e.getMessage().lines().findFirst().orElse("") + ". Set the"
+                                + " Preprocessing size and colour to what the network takes.",
+                        e);
+            }
+        }
         model.save(dir, name);
         Files.write(dir.resolve("synset.txt"), classNames, StandardCharsets.UTF_8);
         Properties p = servingProperties(preprocessing);
+        p.setProperty("option.modelName", name);
+        String layout = TorchScriptClassifierBlockFactory.layoutOf(model.getBlock());
+        if (layout != null) {
+            p.setProperty("blockFactory", TorchScriptClassifierBlockFactory.class.getName());
+            p.setProperty(TorchScriptClassifierBlockFactory.LAYOUT, layout);
+        }
         try (Writer w = Files.newBufferedWriter(dir.resolve("serving.properties"), StandardCharsets.UTF_8)) {
             p.store(w, "finetune export: DJL image classification translator settings");
         }
@@ -138,6 +180,68 @@ public final class ClassifierExport {
             p.setProperty("normalize", join(preprocessing.mean()) + "," + join(preprocessing.std()));
         }
         p.setProperty("applySoftmax", "true");
+        return p;
+    }
+
+    /**
+     * DJL criteria for an exported directory: image in, classifications out, the PyTorch engine
+     * and the directory's model name. Add {@code optBlock(architecture)} for a DJL-built block;
+     * a TorchScript backbone needs nothing more.
+     *
+     * @param dir a directory written by {@link #save}
+     * @return the criteria builder, ready to {@code build()}
+     * @throws IOException if the directory has no {@code serving.properties}
+     */
+    public static Criteria.Builder<Image, Classifications> criteria(Path dir) throws IOException {
+        readServingProperties(dir);
+        return Criteria.builder()
+                .setTypes(Image.class, Classifications.class)
+                .optModelPath(dir)
+                .optEngine("PyTorch");
+    }
+
+    /**
+     * Loads an exported TorchScript classifier for prediction; a DJL-built block needs its
+     * architecture: use {@code criteria(dir).optBlock(block).build().loadModel()}.
+     *
+     * @param dir a directory written by {@link #save}
+     * @return the model with DJL's image classification translator; the caller closes it
+     * @throws IOException if the directory cannot be read
+     * @throws ModelNotFoundException if the directory holds no loadable model
+     * @throws MalformedModelException if the weights are broken
+     */
+    public static ZooModel<Image, Classifications> load(Path dir)
+            throws IOException, ModelNotFoundException, MalformedModelException {
+        Properties p = readServingProperties(dir);
+        if (p.getProperty("blockFactory") == null) {
+            throw new IllegalArgumentException(
+                    dir.resolve("serving.properties") + " names no block factory: the export holds a"
+                            + " DJL-built block, so give its architecture:"
+                            + " ClassifierExport.criteria(dir).optBlock(block).build().loadModel().");
+        }
+        return criteria(dir).build().loadModel();
+    }
+
+    private static boolean hasAllValues(Block block) {
+        for (Parameter p : block.getParameters().values()) {
+            if (!p.isInitialized()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Properties readServingProperties(Path dir) throws IOException {
+        Path file = dir.resolve("serving.properties");
+        if (!Files.isRegularFile(file)) {
+            throw new java.io.FileNotFoundException(
+                    "No serving.properties in " + dir.toAbsolutePath()
+                            + ": give a directory written by ClassifierExport.save.");
+        }
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        }
         return p;
     }
 
