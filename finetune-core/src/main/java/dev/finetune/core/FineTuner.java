@@ -482,7 +482,7 @@ public final class FineTuner {
                         ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), names);
                         EpochMetrics m = new EpochMetrics(epochNumber, s, stage.name(), e + 1, t.meanLoss(),
                                 t.accuracy(), v.meanLoss(), cm.accuracy(), cm.macroF1(), seconds,
-                                trainingPlan.trainableValues());
+                                trainingPlan.trainableValues(), t.lastLearningRate());
                         history.add(m);
                         LOG.info(
                                 "epoch {} ({}): train loss {} acc {} | val loss {} acc {} macro-F1 {} | {} s,"
@@ -644,7 +644,10 @@ public final class FineTuner {
                 throw new IllegalArgumentException("The " + what + " dataset produced no batches: give it at least one sample.");
             }
             try (Batch b = it.next()) {
-                return new FirstBatch(b.getData().head().getShape(), Math.max(1, b.getProgressTotal()), b.getSize());
+                // DJL's progress total counts samples, not batches
+                long samples = Math.max(1, b.getProgressTotal());
+                long batches = (samples + b.getSize() - 1) / b.getSize();
+                return new FirstBatch(b.getData().head().getShape(), batches, b.getSize());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

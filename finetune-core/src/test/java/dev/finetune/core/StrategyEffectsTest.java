@@ -208,4 +208,23 @@ class StrategyEffectsTest {
             }
         }
     }
+
+    @Test
+    void scheduleRunsOverTheStagesRealStepCount() throws Exception {
+        // 100 training images in batches of 20: 5 steps per epoch, 15 in a 3-epoch stage
+        Stage stage = Stage.headOnly().withEpochs(3).withLearningRate(1e-2).withSchedule(Schedule.warmupCosine(0.2, 0));
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 5);
+            FineTuneResult r = FineTuner.from(model).replaceHead(SourceModel.TARGET.length).optProgress(false)
+                    .stage(stage).fit(sets.train(), sets.validation());
+            for (int e = 0; e < 3; e++) {
+                long lastStep = 5L * (e + 1) - 1;
+                assertThat(r.epochs().get(e).learningRate())
+                        .as("rate at the last step of epoch " + (e + 1))
+                        .isCloseTo(1e-2 * stage.schedule().factor(lastStep, 15), within(1e-12));
+            }
+            assertThat(r.epochs().get(0).learningRate()).as("warmup (3 steps) is over in epoch 1").isGreaterThan(9e-3);
+            assertThat(r.toString()).contains("lr");
+        }
+    }
 }

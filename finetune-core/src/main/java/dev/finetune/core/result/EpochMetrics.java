@@ -15,6 +15,7 @@ package dev.finetune.core.result;
  * @param validationMacroF1 validation macro-F1
  * @param seconds wall time of the epoch, training and validation
  * @param trainableParameters values trained in this epoch
+ * @param learningRate the stage's base rate (the head's) at the epoch's last step, after the schedule
  */
 public record EpochMetrics(
         int epoch,
@@ -27,4 +28,5 @@ public record EpochMetrics(
         double validationAccuracy,
         double validationMacroF1,
         double seconds,
-        long trainableParameters) {}
+        long trainableParameters,
+        double learningRate) {}

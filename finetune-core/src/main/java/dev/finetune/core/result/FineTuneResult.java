@@ -158,15 +158,15 @@ public final class FineTuneResult {
         StringBuilder sb = new StringBuilder();
         String nl = System.lineSeparator();
         sb.append(String.format(Locale.ROOT,
-                "%5s  %-26s %9s %9s %9s %9s %9s %8s %11s%n",
-                "epoch", "stage", "trainLoss", "trainAcc", "valLoss", "valAcc", "valF1", "seconds", "trainable"));
+                "%5s  %-26s %9s %9s %9s %9s %9s %9s %8s %11s%n",
+                "epoch", "stage", "trainLoss", "trainAcc", "valLoss", "valAcc", "valF1", "lr", "seconds", "trainable"));
         for (int i = 0; i < epochs.size(); i++) {
             EpochMetrics m = epochs.get(i);
             String stage = shorten(m.stage() + 1 + ":" + m.stageName() + " " + m.epochInStage(), 26);
             sb.append(String.format(Locale.ROOT,
-                    "%5d%s %-26s %9.4f %9.4f %9.4f %9.4f %9.4f %8.2f %11d%n",
+                    "%5d%s %-26s %9.4f %9.4f %9.4f %9.4f %9.4f %9.2e %8.2f %11d%n",
                     m.epoch(), i == bestIndex ? "*" : " ", stage, m.trainLoss(), m.trainAccuracy(),
-                    m.validationLoss(), m.validationAccuracy(), m.validationMacroF1(), m.seconds(),
+                    m.validationLoss(), m.validationAccuracy(), m.validationMacroF1(), m.learningRate(), m.seconds(),
                     m.trainableParameters()));
         }
         sb.append(String.format(Locale.ROOT,

@@ -9,6 +9,7 @@ package dev.finetune.core.train;
  * @param accuracy the share of correct predictions
  * @param confusion counts[true][predicted], or null when not collected
  * @param hostReads values read from the device to the host during the pass
+ * @param lastLearningRate the base learning rate of the last training step (NaN for evaluation)
  */
 public record EpochTotals(
-        long samples, long batches, double meanLoss, double accuracy, long[][] confusion, int hostReads) {}
+        long samples, long batches, double meanLoss, double accuracy, long[][] confusion, int hostReads, double lastLearningRate) {}

@@ -118,6 +118,7 @@ public final class TrainingLoop {
         long batches = 0;
         int reads = 0;
         ProgressBar bar = null;
+        double lastRate = Double.NaN;
         try (NDManager epoch = manager.newSubManager(); NDManager host = NDManager.newBaseManager(Device.cpu())) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
@@ -133,6 +134,7 @@ public final class TrainingLoop {
                     NDList x = onDevice(b.getData(), step);
                     NDList y = onDevice(b.getLabels(), step);
                     double lr = learningRate * schedule.factor(clock.step, clock.totalSteps());
+                    lastRate = lr;
                     NDArray lossValue;
                     NDArray logits;
                     try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
@@ -159,7 +161,7 @@ public final class TrainingLoop {
                         throwIfDiverged(firstBad, learningRate, label);
                     }
                     if (bar != null) {
-                        bar.increment(1);
+                        bar.increment(b.getSize());
                     }
                 }
             }
@@ -173,7 +175,7 @@ public final class TrainingLoop {
             double meanLoss = lossSum.getFloat() / samples;
             double accuracy = (double) correct.getLong() / samples;
             reads += 3;
-            return new EpochTotals(samples, batches, meanLoss, accuracy, null, reads);
+            return new EpochTotals(samples, batches, meanLoss, accuracy, null, reads, lastRate);
         } finally {
             if (bar != null) {
                 bar.end();
@@ -226,7 +228,7 @@ public final class TrainingLoop {
                 correct += counts[t][t];
             }
             double meanLoss = lossSum.getFloat() / samples;
-            return new EpochTotals(samples, batches, meanLoss, (double) correct / samples, counts, 2);
+            return new EpochTotals(samples, batches, meanLoss, (double) correct / samples, counts, 2, Double.NaN);
         }
     }
 
