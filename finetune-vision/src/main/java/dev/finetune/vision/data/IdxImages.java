@@ -124,6 +124,14 @@ public final class IdxImages {
         return labels[index];
     }
 
+    /**
+     * @param index image index
+     * @return a copy of its pixels, row-major, one unsigned byte each
+     */
+    public byte[] image(int index) {
+        return images[index].clone();
+    }
+
     /** @return image height */
     public int rows() {
         return rows;
