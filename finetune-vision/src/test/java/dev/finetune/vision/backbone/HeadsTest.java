@@ -20,6 +20,7 @@ import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.data.IdxImages;
 import org.junit.jupiter.api.BeforeAll;
+import dev.finetune.vision.fixtures.TorchScriptFixtures;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -32,25 +33,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** {@link Heads#auto()} on the committed TorchScript fixtures (src/test/fixtures/export_torchscript.py). */
 class HeadsTest {
 
-    private static final Path FIXTURES = Paths.get("src", "test", "resources", "torchscript");
+    private static final Path FIXTURES = TorchScriptFixtures.DIR;
     private static final int[] CLASSES = {0, 1, 5, 7, 8};
     private static IdxImages fashion;
 
     @BeforeAll
     static void readData() throws Exception {
         fashion = IdxImages.readSplit(Paths.get("/usr/share/datasets/fashion-mnist"), true);
-    }
-
-    /** Fashion-MNIST images as the fixtures' 3x32x32 input: padded by 2, grey copied to 3 channels. */
-    private static ArrayDataset rgb32(NDManager m, List<Integer> indices, int batch, boolean shuffle) throws Exception {
-        ArrayDataset grey = fashion.toDataset(m, indices, CLASSES, indices.size(), false);
-        try (Batch all = grey.getData(m).iterator().next()) {
-            NDArray x = all.getData().head().pad(new Shape(2, 2, 2, 2), 0).repeat(1, 3);
-            NDArray y = all.getLabels().head().duplicate();
-            x.attach(m);
-            y.attach(m);
-            return new ArrayDataset.Builder().setData(x).optLabels(y).setSampling(batch, shuffle).build();
-        }
     }
 
     private static float[] parameter(Block block, String name) {
@@ -103,8 +92,8 @@ class HeadsTest {
         }
         try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
-            ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 40, 0, 4), 25, true);
-            ArrayDataset val = rgb32(m, fashion.sample(CLASSES, 20, 40, 4), 100, false);
+            ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 40, 0, 4), CLASSES, 25, true);
+            ArrayDataset val = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 20, 40, 4), CLASSES, 100, false);
             float[] conv = parameter(model.getBlock(), "conv1.weight");
             FineTuneResult r = FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(CLASSES.length)
                     .optProgress(false)
@@ -134,7 +123,7 @@ class HeadsTest {
             model.setBlock(new SequentialBlock().add(model.getBlock()).add(Pool.globalAvgPool2dBlock()));
             FineTuner tuner = FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(5);
             try (NDManager m = NDManager.newBaseManager()) {
-                ArrayDataset images = rgb32(m, fashion.sample(CLASSES, 1, 0, 6), 5, false);
+                ArrayDataset images = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 1, 0, 6), CLASSES, 5, false);
                 try (Batch b = images.getData(m).iterator().next()) {
                     tuner.block().initialize(model.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32,
                             b.getData().head().getShape());

@@ -21,6 +21,7 @@ import dev.finetune.core.stage.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.data.IdxImages;
 import org.junit.jupiter.api.BeforeAll;
+import dev.finetune.vision.fixtures.TorchScriptFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,7 +39,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** Fine-tuning from committed TorchScript fixtures (see src/test/fixtures/export_torchscript.py). */
 class TorchScriptBackboneTest {
 
-    private static final Path FIXTURES = Paths.get("src", "test", "resources", "torchscript");
+    private static final Path FIXTURES = TorchScriptFixtures.DIR;
     private static final int[] CLASSES = {0, 1, 5, 7, 8};
     private static IdxImages fashion;
 
@@ -48,18 +49,6 @@ class TorchScriptBackboneTest {
     @BeforeAll
     static void readData() throws Exception {
         fashion = IdxImages.readSplit(Paths.get("/usr/share/datasets/fashion-mnist"), true);
-    }
-
-    /** Fashion-MNIST images as the fixtures' 3x32x32 input: padded by 2, grey copied to 3 channels. */
-    private static ArrayDataset rgb32(NDManager m, List<Integer> indices, int batch, boolean shuffle) throws Exception {
-        ArrayDataset grey = fashion.toDataset(m, indices, CLASSES, indices.size(), false);
-        try (Batch all = grey.getData(m).iterator().next()) {
-            NDArray x = all.getData().head().pad(new Shape(2, 2, 2, 2), 0).repeat(1, 3);
-            NDArray y = all.getLabels().head().duplicate();
-            x.attach(m);
-            y.attach(m);
-            return new ArrayDataset.Builder().setData(x).optLabels(y).setSampling(batch, shuffle).build();
-        }
     }
 
     private static NDArray forwardEval(Block block, Model model, NDArray x) {
@@ -81,7 +70,7 @@ class TorchScriptBackboneTest {
                 NDManager m = NDManager.newBaseManager()) {
             FineTuner tuner = FineTuner.from(model).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length)
                     .optProgress(false).stage(Stage.headOnly());
-            tuner.fit(rgb32(m, fashion.sample(CLASSES, 10, 0, 1), 25, true), rgb32(m, fashion.sample(CLASSES, 10, 10, 1), 50, false));
+            tuner.fit(TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 10, 0, 1), CLASSES, 25, true), TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 10, 10, 1), CLASSES, 50, false));
             LayerGroups groups = LayerGroups.of(tuner.block());
             assertThat(groups.asList().stream().map(LayerGroup::name).collect(Collectors.toList()))
                     .containsExactly("stem", "layer1", "layer2", "layer3", "layer4", "head");
@@ -99,8 +88,8 @@ class TorchScriptBackboneTest {
         for (BatchNormPolicy policy : new BatchNormPolicy[] {BatchNormPolicy.KEEP_STATISTICS, BatchNormPolicy.TRAIN}) {
             try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                     NDManager m = NDManager.newBaseManager()) {
-                ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 60, 0, 2), 30, true);
-                ArrayDataset val = rgb32(m, fashion.sample(CLASSES, 60, 60, 2), 100, false);
+                ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 60, 0, 2), CLASSES, 30, true);
+                ArrayDataset val = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 60, 60, 2), CLASSES, 100, false);
                 Block backbone = model.getBlock();
                 NDArray probe = train.get(m, 0).getData().head().expandDims(0);
                 float[] featuresBefore = forwardEval(backbone, model, probe).toFloatArray();
@@ -134,18 +123,18 @@ class TorchScriptBackboneTest {
         float[] expected;
         try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
-            ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 20, 0, 3), 25, true);
+            ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 20, 0, 3), CLASSES, 25, true);
             FineTuner tuner = FineTuner.from(model).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length)
                     .optProgress(false).optCheckpoint(file).optRestoreBest(false)
                     .stage(Stage.full().withEpochs(2).withLearningRate(1e-3).withBatchNormPolicy(BatchNormPolicy.TRAIN));
-            tuner.fit(train, rgb32(m, fashion.sample(CLASSES, 20, 20, 3), 50, false));
+            tuner.fit(train, TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 20, 20, 3), CLASSES, 50, false));
             Checkpoint.load(file).restoreInto(tuner.block(), model.getNDManager());
             NDArray probe = train.get(m, 0).getData().head().expandDims(0);
             expected = forwardEval(tuner.block(), model, probe).toFloatArray();
         }
         try (Model fresh = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
-            ArrayDataset train = rgb32(m, fashion.sample(CLASSES, 20, 0, 3), 25, true);
+            ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 20, 0, 3), CLASSES, 25, true);
             FineTuner tuner = FineTuner.from(fresh).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length);
             NDArray probe = train.get(m, 0).getData().head().expandDims(0);
             tuner.block().initialize(fresh.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, probe.getShape());

@@ -25,6 +25,7 @@ import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.data.IdxImages;
+import dev.finetune.vision.fixtures.TorchScriptFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,26 +48,12 @@ import static org.assertj.core.api.Assertions.within;
 /** A fine-tuned TorchScript backbone with a new head, exported and served from its directory alone. */
 class TorchScriptExportTest {
 
-    private static final Path FIXTURES = Paths.get("src", "test", "resources", "torchscript");
+    private static final Path FIXTURES = TorchScriptFixtures.DIR;
     private static final Path PHOTOS = Paths.get("/usr/lib/python3/dist-packages/skimage/data");
     private static final int[] CLASSES = {0, 1, 5, 7, 8};
 
     @TempDir
     Path dir;
-
-    /** Fashion-MNIST images as the fixture's 3x32x32 input: padded by 2, grey copied to 3 channels. */
-    private static ArrayDataset rgb32(IdxImages fashion, NDManager m, List<Integer> indices, int batch, boolean shuffle) {
-        ArrayDataset grey = fashion.toDataset(m, indices, CLASSES, indices.size(), false);
-        try (Batch all = grey.getData(m).iterator().next()) {
-            NDArray x = all.getData().head().pad(new Shape(2, 2, 2, 2), 0).repeat(1, 3);
-            NDArray y = all.getLabels().head().duplicate();
-            x.attach(m);
-            y.attach(m);
-            return new ArrayDataset.Builder().setData(x).optLabels(y).setSampling(batch, shuffle).build();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private static float[] parameter(ai.djl.nn.Block block, String name) {
         for (Pair<String, Parameter> p : block.getParameters()) {
@@ -105,8 +92,8 @@ class TorchScriptExportTest {
                     .optProgress(false)
                     // the whole module trains and updates its BatchNorm statistics: the export must hold them
                     .stage(Stage.full().withEpochs(2).withLearningRate(3e-3).withBatchNormPolicy(BatchNormPolicy.TRAIN))
-                    .fit(rgb32(fashion, m, fashion.sample(CLASSES, 30, 0, 8), 25, true),
-                            rgb32(fashion, m, fashion.sample(CLASSES, 10, 30, 8), 50, false));
+                    .fit(TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 30, 0, 8), CLASSES, 25, true),
+                            TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 10, 30, 8), CLASSES, 50, false));
             assertThat(model.getBlock()).isInstanceOf(SequentialBlock.class);
             trainedConv = parameter(model.getBlock(), "conv1.weight");
             assertThat(trainedConv).as("the fine-tune moved the backbone").isNotEqualTo(originalConv);
