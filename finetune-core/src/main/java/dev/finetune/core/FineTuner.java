@@ -476,13 +476,14 @@ public final class FineTuner {
                         long start = System.nanoTime();
                         EpochTotals t = stageLoop.trainEpoch(stageTrain, trainingPlan, optimizer, stage.learningRate(),
                                 stage.schedule(), stage.weightDecay(), stage.clipNorm(), clock, checkLabels, label);
+                        double trainSeconds = (System.nanoTime() - start) / 1e9;
                         EpochTotals v = stageLoop.evaluate(stageValidation, checkLabels, "validation after " + label);
                         checkLabels = false;
                         double seconds = (System.nanoTime() - start) / 1e9;
                         ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), names);
                         EpochMetrics m = new EpochMetrics(epochNumber, s, stage.name(), e + 1, t.meanLoss(),
                                 t.accuracy(), v.meanLoss(), cm.accuracy(), cm.macroF1(), seconds,
-                                trainingPlan.trainableValues(), t.lastLearningRate());
+                                trainingPlan.trainableValues(), t.lastLearningRate(), t.samples(), trainSeconds);
                         history.add(m);
                         LOG.info(
                                 "epoch {} ({}): train loss {} acc {} | val loss {} acc {} macro-F1 {} | {} s,"

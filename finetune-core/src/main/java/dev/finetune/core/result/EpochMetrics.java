@@ -16,6 +16,8 @@ package dev.finetune.core.result;
  * @param seconds wall time of the epoch, training and validation
  * @param trainableParameters values trained in this epoch
  * @param learningRate the stage's base rate (the head's) at the epoch's last step, after the schedule
+ * @param trainSamples training samples seen in the epoch
+ * @param trainSeconds wall time of the training pass alone
  */
 public record EpochMetrics(
         int epoch,
@@ -29,4 +31,12 @@ public record EpochMetrics(
         double validationMacroF1,
         double seconds,
         long trainableParameters,
-        double learningRate) {}
+        double learningRate,
+        long trainSamples,
+        double trainSeconds) {
+
+    /** @return training images per second in this epoch (0 when not measured) */
+    public double trainImagesPerSecond() {
+        return trainSeconds > 0 ? trainSamples / trainSeconds : 0;
+    }
+}
