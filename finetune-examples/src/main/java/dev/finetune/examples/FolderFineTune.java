@@ -125,7 +125,7 @@ public final class FolderFineTune {
      * @param perClass images per class
      * @throws Exception if the data is missing
      */
-    static void writeFashionFolder(Path folder, int perClass) throws Exception {
+    public static void writeFashionFolder(Path folder, int perClass) throws Exception {
         IdxImages train = IdxImages.readSplit(Paths.get("/usr/share/datasets/fashion-mnist"), true);
         for (int c : FashionTransfer.TARGET) {
             Path dir = folder.resolve(FashionTransfer.NAMES.get(c).replace('/', '-').replace(' ', '_'));

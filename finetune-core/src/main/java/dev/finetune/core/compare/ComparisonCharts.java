@@ -31,6 +31,9 @@ public final class ComparisonCharts {
         new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
         new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f)};
 
+    private static final java.awt.Shape[] SHAPES =
+            org.jfree.chart.plot.DefaultDrawingSupplier.createStandardSeriesShapes();
+
     private ComparisonCharts() {}
 
     static {
@@ -56,6 +59,7 @@ public final class ComparisonCharts {
         }
         LogAxis x = new LogAxis("wall time per run (s, log scale)");
         x.setSmallestValue(1e-3);
+        x.setNumberFormatOverride(new java.text.DecimalFormat("0.###"));
         NumberAxis y = new NumberAxis("test accuracy");
         y.setAutoRangeIncludesZero(false);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(false, true);
@@ -104,19 +108,20 @@ public final class ComparisonCharts {
         NumberAxis epoch = new NumberAxis("epoch");
         epoch.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
         CombinedDomainXYPlot plot = new CombinedDomainXYPlot(epoch);
-        plot.add(subplot(accuracy, "validation accuracy", report.candidates().size()), 1);
-        plot.add(subplot(loss, "training loss", report.candidates().size()), 1);
+        plot.add(subplot(accuracy, "validation accuracy", report.candidates().size(), true), 1);
+        plot.add(subplot(loss, "training loss", report.candidates().size(), false), 1);
         JFreeChart chart = new JFreeChart("Training curves (mean over seeds)", JFreeChart.DEFAULT_TITLE_FONT, plot, true);
         chart.setBackgroundPaint(Color.WHITE);
         ChartUtils.saveChartAsPNG(file.toFile(), chart, 900, 800);
         return file;
     }
 
-    private static XYPlot subplot(XYSeriesCollection data, String label, int series) {
+    private static XYPlot subplot(XYSeriesCollection data, String label, int series, boolean legend) {
         NumberAxis y = new NumberAxis(label);
         y.setAutoRangeIncludesZero(false);
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
         style(r, series);
+        r.setDefaultSeriesVisibleInLegend(legend);
         XYPlot p = new XYPlot(data, null, y, r);
         p.setBackgroundPaint(Color.WHITE);
         p.setDomainGridlinePaint(Color.LIGHT_GRAY);
@@ -128,6 +133,7 @@ public final class ComparisonCharts {
         for (int i = 0; i < series; i++) {
             r.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
             r.setSeriesStroke(i, new BasicStroke(2f));
+            r.setSeriesShape(i, SHAPES[i % SHAPES.length]);
         }
     }
 }
