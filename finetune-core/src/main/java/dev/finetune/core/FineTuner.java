@@ -483,7 +483,7 @@ public final class FineTuner {
                         ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), names);
                         EpochMetrics m = new EpochMetrics(epochNumber, s, stage.name(), e + 1, t.meanLoss(),
                                 t.accuracy(), v.meanLoss(), cm.accuracy(), cm.macroF1(), seconds,
-                                trainingPlan.trainableValues(), t.lastLearningRate(), t.samples(), trainSeconds);
+                                trainingPlan.trainableValues(), t.lastLearningRate(), t.samples(), trainSeconds, t.hostReads());
                         history.add(m);
                         LOG.info(
                                 "epoch {} ({}): train loss {} acc {} | val loss {} acc {} macro-F1 {} | {} s,"

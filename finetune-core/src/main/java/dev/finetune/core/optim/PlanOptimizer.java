@@ -58,7 +58,8 @@ public final class PlanOptimizer implements AutoCloseable {
      * @param weightDecay the stage's decay for parameters that decay
      * @param clipNorm the maximum global gradient norm, 0 for none
      * @param stepManager the manager of this step; gradient views and temporaries go there
-     * @return the global gradient norm before clipping, on the device (not read back)
+     * @return the global gradient norm before clipping, on the device (not read back); null when
+     *     {@code clipNorm} is 0 (no clipping, no norm computed)
      */
     public NDArray step(
             TrainingPlan plan,
@@ -73,7 +74,8 @@ public final class PlanOptimizer implements AutoCloseable {
             grad.attach(stepManager);
             grads.add(grad);
         }
-        NDArray norm = GradientClipping.clipByGlobalNorm(grads, clipNorm, stepManager);
+        // the norm costs two kernels per parameter: only when clipping
+        NDArray norm = clipNorm > 0 ? GradientClipping.clipByGlobalNorm(grads, clipNorm, stepManager) : null;
         for (int i = 0; i < entries.size(); i++) {
             TrainingPlan.Entry e = entries.get(i);
             NDArray weight = e.parameter().getArray();

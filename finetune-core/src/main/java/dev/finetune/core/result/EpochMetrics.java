@@ -18,6 +18,8 @@ package dev.finetune.core.result;
  * @param learningRate the stage's base rate (the head's) at the epoch's last step, after the schedule
  * @param trainSamples training samples seen in the epoch
  * @param trainSeconds wall time of the training pass alone
+ * @param hostReads values read from the device to the host during the training pass (the loop
+ *     reads none per step: a NaN flag every 100 steps and three totals per epoch)
  */
 public record EpochMetrics(
         int epoch,
@@ -33,7 +35,8 @@ public record EpochMetrics(
         long trainableParameters,
         double learningRate,
         long trainSamples,
-        double trainSeconds) {
+        double trainSeconds,
+        int hostReads) {
 
     /** @return training images per second in this epoch (0 when not measured) */
     public double trainImagesPerSecond() {

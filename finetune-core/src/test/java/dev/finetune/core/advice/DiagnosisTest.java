@@ -27,7 +27,7 @@ class DiagnosisTest {
         int best = 0;
         for (int i = 0; i < rows.length; i++) {
             double[] r = rows[i]; // train loss, train acc, val loss, val acc
-            epochs.add(new EpochMetrics(i + 1, 0, "full", i + 1, r[0], r[1], r[2], r[3], r[3], 1, 100, 1e-3, 100, 0.5));
+            epochs.add(new EpochMetrics(i + 1, 0, "full", i + 1, r[0], r[1], r[2], r[3], r[3], 1, 100, 1e-3, 100, 0.5, 3));
             if (r[3] > rows[best][3]) {
                 best = i;
             }

@@ -26,7 +26,7 @@ class ResultTest {
     }
 
     private static EpochMetrics epoch(int n, double trainLoss, double valLoss, double valAcc) {
-        return new EpochMetrics(n, 0, "full", n, trainLoss, 0.9, valLoss, valAcc, valAcc, 1.0, 100, 1e-3, 100, 0.5);
+        return new EpochMetrics(n, 0, "full", n, trainLoss, 0.9, valLoss, valAcc, valAcc, 1.0, 100, 1e-3, 100, 0.5, 3);
     }
 
     @Test

@@ -1,0 +1,602 @@
+package dev.finetune.examples.bench;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.EasyTrain;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.ArrayDataset;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.translate.TranslateException;
+import ai.djl.util.Pair;
+import ai.djl.util.Progress;
+import dev.finetune.core.FineTuner;
+import dev.finetune.core.compare.PeakMemory;
+import dev.finetune.core.result.EpochMetrics;
+import dev.finetune.core.result.FineTuneResult;
+import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.stage.OptimizerSpec;
+import dev.finetune.core.stage.Schedule;
+import dev.finetune.core.stage.Stage;
+import dev.finetune.core.train.FeatureCache;
+import dev.finetune.examples.FolderFineTune;
+import dev.finetune.examples.SmallCnn;
+import dev.finetune.examples.StudyData;
+import dev.finetune.vision.backbone.Heads;
+import dev.finetune.vision.backbone.TorchScriptBackbone;
+import dev.finetune.vision.bottleneck.LinearModels;
+import dev.finetune.vision.data.IdxImages;
+
+import com.google.gson.GsonBuilder;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Issue 5's benchmark suite: each target measured as a ratio in one run, printed as measured/target
+ * with PASS or SHORT, and written to {@code benchmarks/results-<device>.md} and {@code .json}.
+ * Timings are medians of several runs after warm-up; absolute figures appear only beside their ratio.
+ *
+ * <p>Flags: {@code --full} (larger sizes, more repeats; meant for a GPU), {@code --out DIR},
+ * {@code --python EXE} (the interpreter with torch for the PyTorch reference; default
+ * {@code $FINETUNE_PYTHON} or {@code python3}; skipped when torch is missing).
+ */
+public final class Benchmarks {
+
+    private static final int[] ALL = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+    private final boolean full;
+    private final int repeats;
+    private final Path root;
+    private final String python;
+    private final Device device;
+    private final IdxImages fashion;
+    private final Map<String, Object> figures = new LinkedHashMap<>();
+
+    private Benchmarks(boolean full, String python) throws IOException {
+        this.full = full;
+        this.repeats = full ? 5 : 3;
+        this.root = Files.exists(Paths.get("..", "pom.xml")) && Files.isDirectory(Paths.get("..", "finetune-core"))
+                ? Paths.get("..") : Paths.get(".");
+        this.python = python;
+        this.device = Engine.getInstance().defaultDevice();
+        this.fashion = IdxImages.readSplit(StudyData.FASHION, true);
+    }
+
+    /**
+     * Runs the suite.
+     *
+     * @param args flags
+     * @throws Exception if the data is missing
+     */
+    public static void main(String[] args) throws Exception {
+        boolean full = false;
+        Path out = null;
+        String python = System.getenv().getOrDefault("FINETUNE_PYTHON", "python3");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--full" -> full = true;
+                case "--out" -> out = Paths.get(args[++i]);
+                case "--python" -> python = args[++i];
+                default -> throw new IllegalArgumentException("Unknown flag " + args[i] + " (--full, --out DIR, --python EXE)");
+            }
+        }
+        Benchmarks b = new Benchmarks(full, python);
+        if (out == null) {
+            out = b.root.resolve("benchmarks");
+        }
+        long start = System.nanoTime();
+        List<Result> results = new ArrayList<>();
+        results.add(b.guard("1", "full fine-tune images/s vs PyTorch eager fp32", b::throughputVsPyTorch));
+        results.add(b.guard("2", "library step time / hand-written DJL loop (overhead)", b::overhead));
+        results.add(b.guard("2b", "device-to-host reads per training step", b::hostReads));
+        results.add(b.guard("3", "backbone epoch / cached head-only epoch", b::featureCache));
+        results.add(b.guard("3b", "backbone epoch / bottleneck logistic regression fit", b::bottleneck));
+        results.add(b.guard("4", "full / head-only time per step (frozen prefix)", b::frozenPrefixTime));
+        results.add(b.guard("4b", "full / head-only peak memory increment", b::frozenPrefixMemory));
+        results.add(b.guard("5", "resident memory growth, steps 200 -> 2000", b::soakResident));
+        results.add(b.guard("5b", "Java heap growth, steps 200 -> 2000", b::soakHeap));
+        results.add(b.guard("5c", "resident growth over 50 DJL Trainer create/close", b::trainerCycles));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        b.write(out, results, seconds);
+    }
+
+    /** A benchmark body. */
+    @FunctionalInterface
+    private interface Body {
+        Result run(String id, String name) throws Exception;
+    }
+
+    private Result guard(String id, String name, Body body) {
+        System.out.printf("running [%s] %s ...%n", id, name);
+        try {
+            Result r = body.run(id, name);
+            System.out.println(r.line());
+            System.out.println("      " + r.detail());
+            return r;
+        } catch (Exception | Error e) {
+            Result r = new Result(id, name, Double.NaN, Double.NaN, true, "failed: " + e);
+            System.out.println(r.line() + "  " + e);
+            return r;
+        }
+    }
+
+    // ---------------------------------------------------------------- data and models
+
+    private Path tinyCnn() {
+        return root.resolve("finetune-vision/src/test/resources/torchscript/tiny-cnn.pt");
+    }
+
+    private ArrayDataset fashionData(NDManager m, int perClass, int skip, int size, int batch, boolean shuffle) {
+        return StudyData.dataset(fashion, fashion.sample(ALL, perClass, skip, 3), ALL, m, batch, shuffle, size);
+    }
+
+    private static Stage fullSgd(int epochs) {
+        return Stage.full().withEpochs(epochs).withOptimizer(OptimizerSpec.sgd(0.9)).withLearningRate(0.01)
+                .withWeightDecay(0).withSchedule(Schedule.constant()).withBatchNormPolicy(BatchNormPolicy.TRAIN);
+    }
+
+    /** Median of a per-epoch value over every epoch but the first (warm-up). */
+    private static double medianAfterFirst(FineTuneResult r, java.util.function.ToDoubleFunction<EpochMetrics> f) {
+        double[] v = r.epochs().stream().skip(1).mapToDouble(f).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    // ---------------------------------------------------------------- 1: vs PyTorch
+
+    private Result throughputVsPyTorch(String id, String name) throws Exception {
+        int size = 64;
+        int batch = 32;
+        int steps = full ? 120 : 60;
+        double library;
+        try (NDManager m = NDManager.newBaseManager(); Model model = TorchScriptBackbone.load(tinyCnn())) {
+            ArrayDataset train = fashionData(m, steps * batch / 10, 0, size, batch, true);
+            ArrayDataset val = fashionData(m, 4, 5000, size, 40, false);
+            FineTuneResult r = FineTuner.from(model).optNumClasses(10).optProgress(false)
+                    .stage(fullSgd(repeats + 1)).fit(train, val);
+            library = medianAfterFirst(r, EpochMetrics::trainImagesPerSecond);
+        }
+        figures.put("library_tiny_cnn_images_per_second", library);
+        int threads = Integer.getInteger("ai.djl.pytorch.num_threads", Runtime.getRuntime().availableProcessors());
+        String reference = runPython(List.of(root.resolve("benchmarks/pytorch_reference.py").toString(),
+                "--model", tinyCnn().toString(), "--size", String.valueOf(size), "--batch", String.valueOf(batch),
+                "--steps", String.valueOf(steps), "--repeats", String.valueOf(repeats), "--threads",
+                String.valueOf(threads), "--device", device.isGpu() ? "cuda" : "cpu"));
+        String setting = String.format(Locale.ROOT, "tiny 3-conv CNN (TorchScript), %dpx, batch %d, SGD, %s, %d thread(s)",
+                size, batch, device, threads);
+        if (reference == null) {
+            return new Result(id, name, Double.NaN, 1.0, true, String.format(Locale.ROOT,
+                    "library %.0f images/s; PyTorch reference not run (no python3 with torch: --python EXE); %s",
+                    library, setting));
+        }
+        double torch = Double.parseDouble(reference.replaceAll(".*\"images_per_second\": ([0-9.eE+-]+).*", "$1"));
+        figures.put("pytorch_tiny_cnn_images_per_second", torch);
+        String torchVersion = reference.replaceAll(".*\"framework\": \"([^\"]+)\".*", "$1");
+        return new Result(id, name, library / torch, 1.0, true, String.format(Locale.ROOT,
+                "library %.0f vs %s %.0f images/s; %s; the issue's target is on a CUDA GPU (not available here)",
+                library, torchVersion, torch, setting));
+    }
+
+    private String runPython(List<String> args) {
+        try {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(python);
+            cmd.addAll(args);
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            StringBuilder out = new StringBuilder();
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    out.append(line).append('\n');
+                }
+            }
+            if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                return null;
+            }
+            for (String line : out.toString().split("\n")) {
+                if (line.startsWith("{")) {
+                    return line;
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    // ---------------------------------------------------------------- 2: overhead
+
+    private Result overhead(String id, String name) throws Exception {
+        int size = 64;
+        int batch = 32;
+        int steps = full ? 120 : 60;
+        double librarySeconds;
+        double handSeconds;
+        try (NDManager m = NDManager.newBaseManager()) {
+            ArrayDataset train = fashionData(m, steps * batch / 10, 0, size, batch, true);
+            ArrayDataset val = fashionData(m, 4, 5000, size, 40, false);
+            double[] lib = new double[2];
+            double[] hand = new double[2];
+            // alternate library and hand loop twice so that drift of the machine hits both
+            for (int round = 0; round < 2; round++) {
+                try (Model model = TorchScriptBackbone.load(tinyCnn())) {
+                    FineTuneResult r = FineTuner.from(model).optNumClasses(10).optProgress(false)
+                            .stage(fullSgd(repeats + 1)).fit(train, val);
+                    lib[round] = medianAfterFirst(r, EpochMetrics::trainSeconds) / steps;
+                }
+                try (Model model = TorchScriptBackbone.load(tinyCnn())) {
+                    hand[round] = Timing.median(1, repeats, () -> handWrittenEpoch(model, train)) / steps;
+                }
+            }
+            librarySeconds = Math.min(lib[0], lib[1]);
+            handSeconds = Math.min(hand[0], hand[1]);
+        }
+        figures.put("library_ms_per_step", librarySeconds * 1e3);
+        figures.put("hand_loop_ms_per_step", handSeconds * 1e3);
+        return new Result(id, name, librarySeconds / handSeconds, 1.03, false, String.format(Locale.ROOT,
+                "%.2f ms vs %.2f ms per step (tiny CNN, %dpx, batch %d, SGD momentum, %s; best of 2 alternating rounds,"
+                        + " each a median of %d epochs of %d steps)",
+                librarySeconds * 1e3, handSeconds * 1e3, size, batch, device, repeats, steps));
+    }
+
+    /** A plain DJL training epoch: per-step manager, forward, loss, backward, DJL's SGD per parameter. */
+    private static double handWrittenEpoch(Model model, Dataset train) throws IOException, TranslateException {
+        Block block = model.getBlock();
+        NDManager manager = model.getNDManager();
+        ParameterStore ps = new ParameterStore(manager, false);
+        Optimizer sgd = HAND_SGD.computeIfAbsent(model, k -> Optimizer.sgd()
+                .setLearningRateTracker(Tracker.fixed(0.01f)).optMomentum(0.9f).build());
+        Loss loss = Loss.softmaxCrossEntropyLoss();
+        long start = System.nanoTime();
+        try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
+            for (Batch b : train.getData(host)) {
+                try (Batch batch = b; NDManager step = manager.newSubManager()) {
+                    NDList x = batch.getData().toDevice(manager.getDevice(), false);
+                    x.attach(step);
+                    NDList y = batch.getLabels().toDevice(manager.getDevice(), false);
+                    y.attach(step);
+                    try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
+                        NDList out = block.forward(ps, x, true);
+                        gc.backward(loss.evaluate(y, out));
+                    }
+                    for (Pair<String, Parameter> p : block.getParameters()) {
+                        NDArray w = p.getValue().getArray();
+                        if (w.hasGradient()) {
+                            NDArray g = w.getGradient();
+                            g.attach(step);
+                            sgd.update(p.getValue().getId(), w, g);
+                        }
+                    }
+                }
+            }
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private static final Map<Model, Optimizer> HAND_SGD = new java.util.IdentityHashMap<>();
+
+    private Result hostReads(String id, String name) throws Exception {
+        int steps = 60;
+        try (NDManager m = NDManager.newBaseManager(); Model model = TorchScriptBackbone.load(tinyCnn())) {
+            ArrayDataset train = fashionData(m, steps * 32 / 10, 0, 32, 32, true);
+            ArrayDataset val = fashionData(m, 4, 5000, 32, 40, false);
+            FineTuneResult r = FineTuner.from(model).optNumClasses(10).optProgress(false).stage(fullSgd(2)).fit(train, val);
+            EpochMetrics e = r.epochs().get(1);
+            long batches = e.trainSamples() / 32;
+            return new Result(id, name, (double) e.hostReads() / batches, 0.1, false, String.format(Locale.ROOT,
+                    "%d reads in an epoch of %d steps: 3 totals at the epoch's end, the NaN flag every 100 steps;"
+                            + " none per step", e.hostReads(), batches));
+        }
+    }
+
+    // ---------------------------------------------------------------- 3: feature cache
+
+    private record CacheFigures(double backboneEpoch, double cachedEpoch, double logisticFit) {}
+
+    private CacheFigures cacheFigures;
+
+    private CacheFigures cacheFigures() throws Exception {
+        if (cacheFigures != null) {
+            return cacheFigures;
+        }
+        int perClass = full ? 1000 : 200;
+        int[] classes = {2, 4, 6, 7, 9};
+        try (NDManager m = NDManager.newBaseManager()) {
+            ArrayDataset train = StudyData.dataset(fashion, fashion.sample(classes, perClass, 0, 3), classes, m, 32, true, 32);
+            ArrayDataset val = StudyData.dataset(fashion, fashion.sample(classes, 100, 2000, 3), classes, m, 250, false, 32);
+            double plain;
+            double cached;
+            try (Model model = TorchScriptBackbone.load(FolderFineTune.sourceBackbone())) {
+                FineTuneResult r = headOnly(model, false, repeats + 1).fit(train, val);
+                plain = medianAfterFirst(r, EpochMetrics::seconds);
+            }
+            try (Model model = TorchScriptBackbone.load(FolderFineTune.sourceBackbone())) {
+                FineTuneResult r = headOnly(model, true, repeats + 1).fit(train, val);
+                cached = medianAfterFirst(r, EpochMetrics::seconds);
+            }
+            double fit;
+            try (Model model = TorchScriptBackbone.load(FolderFineTune.sourceBackbone());
+                    FeatureCache features = FeatureCache.compute(model.getBlock(), model.getNDManager(), train, 256)) {
+                float[][] x = features.rows();
+                int[] y = features.labels();
+                fit = Timing.median(0, repeats, () -> {
+                    long t = System.nanoTime();
+                    LinearModels.logisticRegression().train(x, y, classes.length, 1.0);
+                    return (System.nanoTime() - t) / 1e9;
+                });
+            }
+            cacheFigures = new CacheFigures(plain, cached, fit);
+            figures.put("head_only_epoch_seconds_backbone", plain);
+            figures.put("head_only_epoch_seconds_cached", cached);
+            figures.put("logistic_regression_fit_seconds", fit);
+            return cacheFigures;
+        }
+    }
+
+    private static FineTuner headOnly(Model model, boolean cache, int epochs) {
+        return FineTuner.from(model).optHeadReplacer(Heads.auto(new Shape(1, 3, 32, 32))).replaceHead(5)
+                .optProgress(false).optFeatureCache(cache)
+                .stage(Stage.headOnly().withEpochs(epochs).withLearningRate(1e-2));
+    }
+
+    private Result featureCache(String id, String name) throws Exception {
+        CacheFigures c = cacheFigures();
+        return new Result(id, name, c.backboneEpoch() / c.cachedEpoch(), 20, true, String.format(Locale.ROOT,
+                "epoch (train + validation) %.3f s forwarding the frozen ResNet backbone vs %.4f s on cached features"
+                        + " (%s images at 32px, %s)", c.backboneEpoch(), c.cachedEpoch(), full ? "5000" : "1000", device));
+    }
+
+    private Result bottleneck(String id, String name) throws Exception {
+        CacheFigures c = cacheFigures();
+        return new Result(id, name, c.backboneEpoch() / c.logisticFit(), 20, true, String.format(Locale.ROOT,
+                "a whole 500-iteration logistic regression fit on the cached features takes %.3f s vs %.3f s for one"
+                        + " head-only epoch through the backbone", c.logisticFit(), c.backboneEpoch()));
+    }
+
+    // ---------------------------------------------------------------- 4: frozen prefix
+
+    private record PrefixFigures(Map<String, Double> secondsPerStep, Map<String, Long> peakIncrement) {}
+
+    private PrefixFigures prefix;
+
+    private PrefixFigures prefixFigures() throws Exception {
+        if (prefix != null) {
+            return prefix;
+        }
+        int[] classes = {2, 4, 6, 7, 9};
+        Map<String, Stage> strategies = new LinkedHashMap<>();
+        strategies.put("head-only", Stage.headOnly());
+        strategies.put("partial(1)", Stage.partial(1));
+        strategies.put("partial(2)", Stage.partial(2));
+        strategies.put("full", Stage.full());
+        Map<String, Double> time = new LinkedHashMap<>();
+        Map<String, Long> memory = new LinkedHashMap<>();
+        try (NDManager m = NDManager.newBaseManager()) {
+            ArrayDataset train = StudyData.dataset(fashion, fashion.sample(classes, 100, 0, 3), classes, m, 32, true, 32);
+            ArrayDataset val = StudyData.dataset(fashion, fashion.sample(classes, 20, 2000, 3), classes, m, 100, false, 32);
+            for (Map.Entry<String, Stage> e : strategies.entrySet()) {
+                try (Model model = TorchScriptBackbone.load(FolderFineTune.sourceBackbone())) {
+                    FineTuner t = FineTuner.from(model).optHeadReplacer(Heads.auto(new Shape(1, 3, 32, 32)))
+                            .replaceHead(5).optProgress(false)
+                            .stage(e.getValue().withEpochs(repeats + 1).withLearningRate(1e-3));
+                    PeakMemory.reset();
+                    long base = PeakMemory.resident();
+                    FineTuneResult r = t.fit(train, val);
+                    memory.put(e.getKey(), PeakMemory.residentPeak() - base);
+                    time.put(e.getKey(), medianAfterFirst(r, EpochMetrics::trainSeconds) / (500 / 32.0));
+                }
+            }
+        }
+        figures.put("seconds_per_step_by_strategy", time);
+        figures.put("peak_resident_increment_bytes_by_strategy", memory);
+        prefix = new PrefixFigures(time, memory);
+        return prefix;
+    }
+
+    private Result frozenPrefixTime(String id, String name) throws Exception {
+        PrefixFigures p = prefixFigures();
+        StringBuilder sb = new StringBuilder("ms/step:");
+        p.secondsPerStep().forEach((k, v) -> sb.append(String.format(Locale.ROOT, " %s %.2f", k, v * 1e3)));
+        sb.append(" (ResNet backbone, 32px, batch 32, no feature cache)");
+        return new Result(id, name, p.secondsPerStep().get("full") / p.secondsPerStep().get("head-only"), 1.1, true,
+                sb.toString());
+    }
+
+    private Result frozenPrefixMemory(String id, String name) throws Exception {
+        PrefixFigures p = prefixFigures();
+        StringBuilder sb = new StringBuilder("peak resident increment during the fit (MB):");
+        p.peakIncrement().forEach((k, v) -> sb.append(String.format(Locale.ROOT, " %s %.1f", k, v / 1e6)));
+        double headOnly = Math.max(1, p.peakIncrement().get("head-only"));
+        return new Result(id, name, p.peakIncrement().get("full") / headOnly, 1.1, true, sb.toString());
+    }
+
+    // ---------------------------------------------------------------- 5: memory
+
+    /** Delegates to a dataset and samples memory at the start of every epoch. */
+    private static final class MemoryProbe implements Dataset {
+        private final Dataset data;
+        final List<long[]> samples = new ArrayList<>();
+
+        MemoryProbe(Dataset data) {
+            this.data = data;
+        }
+
+        @Override
+        public Iterable<Batch> getData(NDManager manager) throws IOException, TranslateException {
+            System.gc();
+            Runtime rt = Runtime.getRuntime();
+            samples.add(new long[] {PeakMemory.resident(), rt.totalMemory() - rt.freeMemory()});
+            return data.getData(manager);
+        }
+
+        @Override
+        public void prepare(Progress progress) throws IOException, TranslateException {
+            data.prepare(progress);
+        }
+    }
+
+    private long[][] soak;
+
+    private long[][] soak() throws Exception {
+        if (soak != null) {
+            return soak;
+        }
+        int stepsPerEpoch = 10;
+        int epochs = 200; // 2,000 steps
+        try (NDManager m = NDManager.newBaseManager(); Model model = TorchScriptBackbone.load(tinyCnn())) {
+            MemoryProbe train = new MemoryProbe(fashionData(m, stepsPerEpoch * 32 / 10, 0, 32, 32, true));
+            ArrayDataset val = fashionData(m, 4, 5000, 32, 40, false);
+            FineTuner.from(model).optNumClasses(10).optProgress(false)
+                    .stage(Stage.full().withEpochs(epochs).withLearningRate(1e-4).withBatchNormPolicy(BatchNormPolicy.TRAIN))
+                    .fit(train, val);
+            // the first sample is the peek before training; epoch k starts at sample k
+            long[] at200 = train.samples.get(1 + 20);
+            long[] atEnd = train.samples.get(train.samples.size() - 1);
+            soak = new long[][] {at200, atEnd};
+            figures.put("soak_resident_bytes_step200_step2000", new long[] {at200[0], atEnd[0]});
+            figures.put("soak_heap_bytes_step200_step2000", new long[] {at200[1], atEnd[1]});
+            return soak;
+        }
+    }
+
+    private Result soakResident(String id, String name) throws Exception {
+        long[][] s = soak();
+        double growth = (double) (s[1][0] - s[0][0]) / s[0][0];
+        return new Result(id, name, growth, 0.02, false, String.format(Locale.ROOT,
+                "resident %.1f MB at step 200, %.1f MB at step 2000 (tiny CNN, full fine-tuning, AdamW, batch 32)",
+                s[0][0] / 1e6, s[1][0] / 1e6));
+    }
+
+    private Result soakHeap(String id, String name) throws Exception {
+        long[][] s = soak();
+        double growth = (double) (s[1][1] - s[0][1]) / s[0][1];
+        return new Result(id, name, growth, 0.02, false, String.format(Locale.ROOT,
+                "heap after GC %.2f MB at step 200, %.2f MB at step 2000", s[0][1] / 1e6, s[1][1] / 1e6));
+    }
+
+    private Result trainerCycles(String id, String name) throws Exception {
+        try (NDManager m = NDManager.newBaseManager(); Model model = Model.newInstance("small-cnn")) {
+            model.setBlock(SmallCnn.build(10));
+            ArrayDataset data = fashionData(m, 4, 0, 28, 40, false);
+            long[] resident = new long[2];
+            for (int cycle = 0; cycle < 55; cycle++) {
+                if (cycle == 5 || cycle == 54) {
+                    System.gc();
+                    resident[cycle == 5 ? 0 : 1] = PeakMemory.resident();
+                }
+                try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                        .optOptimizer(Optimizer.adam().build()))) {
+                    trainer.initialize(new Shape(1, 3, 28, 28));
+                    for (Batch b : trainer.iterateDataset(data)) {
+                        EasyTrain.trainBatch(trainer, b);
+                        trainer.step();
+                        b.close();
+                    }
+                }
+            }
+            double growth = (double) (resident[1] - resident[0]) / resident[0];
+            return new Result(id, name, growth, 0.02, false, String.format(Locale.ROOT,
+                    "resident %.1f MB after 5 cycles, %.1f MB after 54 (each: newTrainer, initialize, one batch, step, close)",
+                    resident[0] / 1e6, resident[1] / 1e6));
+        }
+    }
+
+    // ---------------------------------------------------------------- report
+
+    private void write(Path out, List<Result> results, double seconds) throws IOException {
+        String deviceName = device.isGpu() ? "gpu" : "cpu";
+        String hardware = hardware();
+        StringBuilder md = new StringBuilder();
+        md.append("# Benchmark results (").append(deviceName).append(")\n\n");
+        md.append("Date ").append(LocalDate.now()).append("; ").append(hardware).append("; DJL ")
+                .append(Engine.getDjlVersion()).append(", ").append(Engine.getInstance().getEngineName()).append(' ')
+                .append(Engine.getInstance().getVersion()).append(", torch threads ")
+                .append(Integer.getInteger("ai.djl.pytorch.num_threads", -1)).append("; ")
+                .append(full ? "--full" : "small CPU size").append("; suite took ")
+                .append(String.format(Locale.ROOT, "%.0f s", seconds)).append(".\n\n");
+        md.append("| target | measured | bound | verdict | figures |\n|---|---|---|---|---|\n");
+        for (Result r : results) {
+            md.append("| ").append(r.id()).append(' ').append(r.name()).append(" | ")
+                    .append(Double.isNaN(r.ratio()) ? "-" : String.format(Locale.ROOT, "%.3f", r.ratio())).append(" | ")
+                    .append(r.higherIsBetter() ? ">= " : "<= ").append(r.bound()).append(" | ").append(r.verdict())
+                    .append(" | ").append(r.detail().replace("|", "/")).append(" |\n");
+        }
+        md.append("\nRatios are taken in one run; absolute times are reported only beside their ratio. Medians of ")
+                .append(repeats).append(" runs after a warm-up run.\n");
+        Files.createDirectories(out);
+        Path mdFile = out.resolve("results-" + deviceName + ".md");
+        Files.writeString(mdFile, md.toString(), StandardCharsets.UTF_8);
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("date", LocalDate.now().toString());
+        json.put("hardware", hardware);
+        json.put("device", device.toString());
+        json.put("full", full);
+        json.put("seconds", seconds);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Result r : results) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("id", r.id());
+            row.put("name", r.name());
+            row.put("ratio", Double.isNaN(r.ratio()) ? null : r.ratio());
+            row.put("bound", r.bound());
+            row.put("higher_is_better", r.higherIsBetter());
+            row.put("verdict", r.verdict());
+            row.put("detail", r.detail());
+            rows.add(row);
+        }
+        json.put("targets", rows);
+        json.put("figures", figures);
+        Path jsonFile = out.resolve("results-" + deviceName + ".json");
+        Files.writeString(jsonFile, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
+                .create().toJson(json), StandardCharsets.UTF_8);
+        System.out.println();
+        System.out.println("=== summary (" + hardware + ") ===");
+        for (Result r : results) {
+            System.out.println(r.line());
+        }
+        System.out.println("written: " + mdFile.toAbsolutePath().normalize() + ", " + jsonFile.getFileName());
+    }
+
+    private static String hardware() {
+        String cpu = "unknown CPU";
+        try {
+            for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // keep the default
+        }
+        return cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores";
+    }
+}
