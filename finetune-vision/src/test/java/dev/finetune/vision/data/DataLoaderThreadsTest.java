@@ -2,6 +2,7 @@ package dev.finetune.vision.data;
 
 import ai.djl.Model;
 import ai.djl.modality.cv.Image;
+import ai.djl.ndarray.NDManager;
 import ai.djl.translate.Transform;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.fixtures.SourceModel;
@@ -62,6 +63,13 @@ class DataLoaderThreadsTest {
                 .stage(Stage.partial(1).withEpochs(1));
     }
 
+    /** Arrays held by every open manager (children of DJL's system manager). */
+    private static long liveArrays() {
+        try (NDManager probe = NDManager.newBaseManager()) {
+            return probe.getParentManager().getManagedArrays().size();
+        }
+    }
+
     private static long loaderThreads() {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith(DataLoaderPool.THREAD_NAME_PREFIX) && t.isAlive())
@@ -75,11 +83,15 @@ class DataLoaderThreadsTest {
         Path validation = folder("validation", 8, 2);
         FineTuneResult[] results = new FineTuneResult[2];
         List<Map<String, float[]>> weights = new java.util.ArrayList<>();
+        long[] arraysLeft = new long[2];
         int[] threads = {0, 2};
         for (int i = 0; i < 2; i++) {
             transformThreads.clear();
             try (Model model = SourceModel.pretrained()) {
-                results[i] = plan(model, threads[i]).fit(images(train, 16, true), images(validation, 20, false));
+                FineTuner tuner = plan(model, threads[i]);
+                long before = liveArrays();
+                results[i] = tuner.fit(images(train, 16, true), images(validation, 20, false));
+                arraysLeft[i] = liveArrays() - before;
                 weights.add(Weights.snapshot(model.getBlock()));
             }
             if (threads[i] == 0) {
@@ -105,6 +117,8 @@ class DataLoaderThreadsTest {
         for (String name : weights.get(0).keySet()) {
             assertThat(weights.get(1).get(name)).as(name).containsExactly(weights.get(0).get(name));
         }
+        // batches read ahead are all released: the fit leaves as many native arrays (the new head) either way
+        assertThat(arraysLeft[1]).as("arrays left by a fit with loader threads").isEqualTo(arraysLeft[0]);
         // the fine-tune learnt something (so equal results are not two failures to train)
         assertThat(results[0].bestEpoch().validationAccuracy()).isGreaterThan(0.4);
     }
