@@ -28,8 +28,10 @@ import dev.finetune.core.stage.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.core.strategy.TrainingPlan;
 import dev.finetune.core.train.BatchNormControl;
+import dev.finetune.core.train.DataLoaderPool;
 import dev.finetune.core.train.EpochTotals;
 import dev.finetune.core.train.FeatureCache;
+import dev.finetune.core.train.TrainingInterruptedException;
 import dev.finetune.core.train.TrainingLoop;
 
 import org.slf4j.Logger;
@@ -61,6 +63,10 @@ import java.util.function.Function;
  * per thread. Stages and strategies are immutable and may be shared. The model's parameters are
  * changed in place; at the end of {@link #fit} they hold the best epoch's weights (see
  * {@link #optRestoreBest}).
+ *
+ * <p>Interrupting the thread that runs {@link #fit} stops it at the next step boundary with a
+ * {@link TrainingInterruptedException}: the best checkpoint already written stays, native memory
+ * and data loader threads are released, and the interrupt flag is set again.
  */
 public final class FineTuner {
 
@@ -86,6 +92,7 @@ public final class FineTuner {
     private boolean featureCache;
     private long featureCacheMemoryLimit = 1L << 30;
     private Path featureCacheDirectory;
+    private int dataLoaderThreads;
 
     private FineTuner(Model model, Block block, NDManager manager) {
         this.model = model;
@@ -329,6 +336,33 @@ public final class FineTuner {
         return this;
     }
 
+    /**
+     * Reads training and validation batches on {@code threads} worker threads while this thread
+     * computes: decoding and augmentation (e.g. of an image dataset) overlap the forward and backward
+     * passes. The workers are daemon threads named {@code finetune-data-loader-*}, created when
+     * {@link #fit} starts and stopped when it ends, normally or by an exception. Only
+     * {@link RandomAccessDataset}s are read ahead (through DJL's {@code getData(manager, executor)},
+     * {@code optPrefetchNumber} batches ahead); other datasets are read in the calling thread.
+     *
+     * <p>The batch order (the shuffle) is drawn in the calling thread, so without random
+     * augmentation the training is the same as with 0 threads. With a seeded augmenting pipeline
+     * (e.g. {@code ImagePipeline.training(seed)}), workers transforming images concurrently take the
+     * pipeline's draws in the order they reach them, so a draw may go to another image than in a run
+     * with 0 threads, and two runs with threads may differ: use 0 threads where runs must repeat
+     * exactly.
+     *
+     * @param threads the number of worker threads; 0 (default) reads in the calling thread
+     * @return this
+     */
+    public FineTuner optDataLoaderThreads(int threads) {
+        if (threads < 0) {
+            throw new IllegalArgumentException(
+                    "optDataLoaderThreads must be 0 (read in the calling thread) or more, got " + threads + ".");
+        }
+        dataLoaderThreads = threads;
+        return this;
+    }
+
     /** @return the block being fine-tuned (with its new head once replaced) */
     public Block block() {
         return block;
@@ -353,6 +387,8 @@ public final class FineTuner {
      * @return the per-epoch metrics, best epoch and its confusion matrix
      * @throws CheckpointException if a checkpoint cannot be written or the resume checkpoint is
      *     missing, corrupt or from another plan
+     * @throws TrainingInterruptedException if the thread was interrupted: it stopped at a step
+     *     boundary and carries the result of the completed epochs
      */
     public FineTuneResult fit(Dataset train, Dataset validation) throws CheckpointException {
         if (numClasses < 2) {
@@ -422,17 +458,112 @@ public final class FineTuner {
         for (Stage s : stages) {
             s.plan(groups, 0); // validates every stage before any training
         }
-        List<EpochMetrics> history = new ArrayList<>();
-        Checkpoint best = null;
-        ConfusionMatrix bestConfusion = null;
+        Run run = new Run(names, plan);
+        run.bestValue = bestValue;
+        run.epochNumber = epochNumber;
+        run.stage = startStage;
+        run.epochInStage = startEpochInStage;
+        try (DataLoaderPool loader = dataLoaderThreads > 0 ? new DataLoaderPool(dataLoaderThreads) : null) {
+            train(run, groups, loader, train, validation, trainFirst, validationFirst, startStage, startEpochInStage);
+        } catch (TrainingInterruptedException e) {
+            throw interrupted(run, e);
+        }
+        if (run.history.isEmpty()) {
+            throw new IllegalStateException(
+                    "Nothing left to train: the checkpoint " + resumeFrom + " is at the end of the plan.");
+        }
+        if (run.bestIndex >= 0 && restoreBest && run.best != null && run.bestIndex != run.history.size() - 1) {
+            run.best.restoreInto(block, manager);
+        }
+        return run.result();
+    }
+
+    /** The state of one fit: where it is, what it measured and the best epoch so far. */
+    private final class Run {
+        final List<String> names;
+        final List<String> plan;
+        final List<EpochMetrics> history = new ArrayList<>();
+        Checkpoint best;
+        ConfusionMatrix bestConfusion;
         int bestIndex = -1;
-        TrainingLoop loop = new TrainingLoop(block, manager, loss, numClasses, progress, divergenceCheckInterval);
+        double bestValue = Double.NaN;
+        int epochNumber;
+        int stage;
+        int epochInStage;
+
+        Run(List<String> names, List<String> plan) {
+            this.names = names;
+            this.plan = plan;
+        }
+
+        /** The result of the epochs recorded so far, or null when there are none. */
+        FineTuneResult result() {
+            if (history.isEmpty()) {
+                return null;
+            }
+            int index = bestIndex;
+            ConfusionMatrix confusion = bestConfusion;
+            if (index < 0) {
+                // resumed run that never beat the checkpoint's metric: report the best of this run
+                index = 0;
+                for (int i = 1; i < history.size(); i++) {
+                    if (metric.isBetter(metric.of(history.get(i)), metric.of(history.get(index)))) {
+                        index = i;
+                    }
+                }
+                confusion = null;
+            }
+            if (confusion == null) {
+                confusion = new ConfusionMatrix(new long[numClasses][numClasses], names);
+            }
+            return new FineTuneResult(new ArrayList<>(history), new ArrayList<>(plan), metric, index, confusion,
+                    best != null ? checkpointPath : null, seed);
+        }
+    }
+
+    /**
+     * Finishes an interrupted fit: restores the best weights (if asked), sets the interrupt flag
+     * again and describes where it stopped.
+     */
+    private TrainingInterruptedException interrupted(Run run, TrainingInterruptedException e) {
+        Thread.interrupted(); // cleared while restoring, set again below
+        try {
+            if (restoreBest && run.best != null) { // the weights moved since the last completed epoch
+                run.best.restoreInto(block, manager);
+            }
+        } catch (CheckpointException | RuntimeException failure) {
+            e.addSuppressed(failure);
+        } finally {
+            Thread.currentThread().interrupt();
+        }
+        Stage stage = stages.get(run.stage);
+        FineTuneResult partial = run.result();
+        String where = String.format(java.util.Locale.ROOT, "stage %d/%d '%s', epoch %d/%d, %s step %d",
+                run.stage + 1, stages.size(), stage.name(), run.epochInStage + 1, stage.epochs(), e.phase(),
+                e.step() + 1);
+        String kept = run.best != null && checkpointPath != null
+                ? " The best epoch so far (" + run.history.get(run.bestIndex).epoch() + ") is in " + checkpointPath
+                        + ": continue with optResumeFrom(" + checkpointPath.getFileName() + ")."
+                : partial == null ? " No epoch completed." : "";
+        String message = "Training was interrupted; it stopped before " + where + " (" + e.step() + " steps of the "
+                + e.phase() + " pass done, " + run.history.size() + " epochs completed)." + kept;
+        LOG.info(message);
+        return new TrainingInterruptedException(message, run.stage + 1, stage.name(), run.epochInStage + 1,
+                e.phase(), e.step(), partial, e);
+    }
+
+    private void train(Run run, LayerGroups groups, DataLoaderPool loader, Dataset train, Dataset validation,
+            FirstBatch trainFirst, FirstBatch validationFirst, int startStage, int startEpochInStage)
+            throws CheckpointException {
+        TrainingLoop loop = new TrainingLoop(block, manager, loss, numClasses, progress, divergenceCheckInterval, loader);
         long stepsPerEpoch = trainFirst.batches();
         boolean checkLabels = true;
         try (BatchNormControl batchNorm = BatchNormControl.install(block)) {
             for (int s = startStage; s < stages.size(); s++) {
                 Stage stage = stages.get(s);
                 int firstEpoch = s == startStage ? startEpochInStage : 0;
+                run.stage = s;
+                run.epochInStage = firstEpoch;
                 if (firstEpoch == 0) {
                     reinitializeTop(groups, stage.strategy().reinitializedTopGroups());
                 }
@@ -454,11 +585,17 @@ public final class FineTuner {
                     }
                     trainCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) train, CACHE_CHUNK,
                             featureCacheMemoryLimit, featureCacheDirectory);
-                    validationCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) validation,
-                            CACHE_CHUNK, featureCacheMemoryLimit, featureCacheDirectory);
+                    try {
+                        validationCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) validation,
+                                CACHE_CHUNK, featureCacheMemoryLimit, featureCacheDirectory);
+                    } catch (RuntimeException e) {
+                        trainCache.close();
+                        throw e;
+                    }
                     stageTrain = trainCache.dataset(trainFirst.size(), true);
                     stageValidation = validationCache.dataset(validationFirst.size(), false);
-                    stageLoop = new TrainingLoop(rest, manager, loss, numClasses, progress, divergenceCheckInterval);
+                    stageLoop = new TrainingLoop(rest, manager, loss, numClasses, progress, divergenceCheckInterval,
+                            loader);
                     LOG.info("stage {}: training children {}.. on cached outputs of the first {} ({} + {} samples of {},"
                                     + " {} MB, {})", s + 1, split, split, trainCache.size(), validationCache.size(),
                             trainCache.sampleShape(), (trainCache.bytes() + validationCache.bytes()) / (1 << 20),
@@ -468,7 +605,7 @@ public final class FineTuner {
                         FeatureCache closeTrain = trainCache;
                         FeatureCache closeValidation = validationCache) {
                     for (int e = firstEpoch; e < stage.epochs(); e++) {
-                        epochNumber++;
+                        run.epochInStage = e;
                         TrainingPlan trainingPlan = stage.plan(groups, e);
                         optimizer.retainOnly(trainingPlan);
                         String label = String.format(
@@ -480,11 +617,12 @@ public final class FineTuner {
                         EpochTotals v = stageLoop.evaluate(stageValidation, checkLabels, "validation after " + label);
                         checkLabels = false;
                         double seconds = (System.nanoTime() - start) / 1e9;
-                        ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), names);
+                        ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), run.names);
+                        int epochNumber = ++run.epochNumber;
                         EpochMetrics m = new EpochMetrics(epochNumber, s, stage.name(), e + 1, t.meanLoss(),
                                 t.accuracy(), v.meanLoss(), cm.accuracy(), cm.macroF1(), seconds,
                                 trainingPlan.trainableValues(), t.lastLearningRate(), t.samples(), trainSeconds, t.hostReads());
-                        history.add(m);
+                        run.history.add(m);
                         LOG.info(
                                 "epoch {} ({}): train loss {} acc {} | val loss {} acc {} macro-F1 {} | {} s,"
                                         + " {} trainable",
@@ -492,43 +630,37 @@ public final class FineTuner {
                                 fmt(m.validationLoss()), fmt(m.validationAccuracy()), fmt(m.validationMacroF1()),
                                 fmt(seconds), m.trainableParameters());
                         double value = metric.of(m);
-                        if (metric.isBetter(value, bestValue)) {
-                            bestValue = value;
-                            bestIndex = history.size() - 1;
-                            bestConfusion = cm;
-                            best = Checkpoint.of(block, new Checkpoint.Metadata(names, epochNumber, s, e + 1,
-                                    metric.name(), value, plan, seed, Checkpoint.shapesOf(block),
+                        if (metric.isBetter(value, run.bestValue)) {
+                            run.bestValue = value;
+                            run.bestIndex = run.history.size() - 1;
+                            run.bestConfusion = cm;
+                            run.best = Checkpoint.of(block, new Checkpoint.Metadata(run.names, epochNumber, s, e + 1,
+                                    metric.name(), value, run.plan, seed, Checkpoint.shapesOf(block),
                                     Instant.now().toString()));
                             if (checkpointPath != null) {
-                                best.save(checkpointPath);
+                                saveUninterrupted(run.best, checkpointPath);
                             }
                         }
                     }
                 }
             }
         }
-        if (history.isEmpty()) {
-            throw new IllegalStateException(
-                    "Nothing left to train: the checkpoint " + resumeFrom + " is at the end of the plan.");
-        }
-        if (bestIndex < 0) {
-            // resumed run that never beat the checkpoint's metric: report the best of this run
-            bestIndex = 0;
-            for (int i = 1; i < history.size(); i++) {
-                if (metric.isBetter(metric.of(history.get(i)), metric.of(history.get(bestIndex)))) {
-                    bestIndex = i;
-                }
+        run.epochInStage = 0;
+    }
+
+    /**
+     * Saves a checkpoint even when the thread is interrupted (file channels close on an interrupt):
+     * the epoch is complete, and the interrupt stops the run at the next step.
+     */
+    private static void saveUninterrupted(Checkpoint checkpoint, Path file) throws CheckpointException {
+        boolean interrupted = Thread.interrupted();
+        try {
+            checkpoint.save(file);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
-            bestConfusion = null;
-        } else if (restoreBest && best != null && bestIndex != history.size() - 1) {
-            best.restoreInto(block, manager);
         }
-        List<String> stageDescriptions = new ArrayList<>(plan);
-        if (bestConfusion == null) {
-            bestConfusion = new ConfusionMatrix(new long[numClasses][numClasses], names);
-        }
-        return new FineTuneResult(history, stageDescriptions, metric, bestIndex, bestConfusion,
-                best != null ? checkpointPath : null, seed);
     }
 
     /**

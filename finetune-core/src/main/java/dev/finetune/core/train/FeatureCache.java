@@ -104,6 +104,9 @@ public final class FeatureCache implements AutoCloseable {
         Shape sampleShape = null;
         try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
             for (long start = 0; start < n; start += chunk) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw interrupted(start, n, chunk, null);
+                }
                 try (NDManager step = manager.newSubManager()) {
                     NDList inputs = new NDList();
                     NDList targets = new NDList();
@@ -162,6 +165,10 @@ public final class FeatureCache implements AutoCloseable {
                 channel.close();
                 return new FeatureCache(manager, n, sampleShape, null, null, file, segments, perSegment, hostLabels);
             }
+        } catch (java.nio.channels.ClosedByInterruptException e) {
+            manager.close();
+            closeQuietly(channel, file);
+            throw interrupted(0, n, chunk, e);
         } catch (IOException e) {
             manager.close();
             closeQuietly(channel, file);
@@ -178,6 +185,12 @@ public final class FeatureCache implements AutoCloseable {
         featureParts.close();
         labelParts.close();
         return new FeatureCache(manager, n, sampleShape, features, labels, null, null, 0, null);
+    }
+
+    private static TrainingInterruptedException interrupted(long done, long n, int chunk, Throwable cause) {
+        return new TrainingInterruptedException("Interrupted while caching features"
+                + (cause == null ? ", after " + done + " of " + n + " samples." : "."), 0, null, 0, "feature cache",
+                done / chunk, null, cause);
     }
 
     private static void closeQuietly(FileChannel channel, Path file) {

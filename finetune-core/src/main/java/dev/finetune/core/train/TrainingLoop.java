@@ -12,6 +12,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
+import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
@@ -20,13 +21,22 @@ import dev.finetune.core.strategy.TrainingPlan;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Iterator;
 import java.util.Locale;
+import java.util.concurrent.ExecutionException;
 
 /**
  * One training loop for every strategy: forward, loss, backward, a plan-following optimizer step,
  * and metrics accumulated on the device. Every array a step creates lives in that step's
  * {@link NDManager} and is freed when the step ends; values are read to the host once per epoch
  * (and every {@code divergenceCheckInterval} steps for the NaN check), never per step.
+ *
+ * <p>With a {@link DataLoaderPool}, random-access datasets are read through DJL's prefetching
+ * iterator: worker threads read and transform the next batches into the epoch's host manager while
+ * this thread computes; every batch is still closed at the end of its step, and the batches read
+ * ahead are released (after the running reads finish) when the epoch ends, normally or not. The
+ * loop checks the thread's interrupt flag before each step (never mid-step) and throws a
+ * {@link TrainingInterruptedException} when it is set.
  */
 public final class TrainingLoop {
 
@@ -38,6 +48,7 @@ public final class TrainingLoop {
     private final boolean progress;
     private final int divergenceCheckInterval;
     private final ParameterStore parameterStore;
+    private final DataLoaderPool loader;
 
     /**
      * Creates a loop.
@@ -51,6 +62,23 @@ public final class TrainingLoop {
      */
     public TrainingLoop(
             Block block, NDManager manager, Loss loss, int numClasses, boolean progress, int divergenceCheckInterval) {
+        this(block, manager, loss, numClasses, progress, divergenceCheckInterval, null);
+    }
+
+    /**
+     * Creates a loop that reads random-access datasets on data loader threads.
+     *
+     * @param block the model; its parameters live in {@code manager}
+     * @param manager the manager of the model's parameters; its device is where training runs
+     * @param loss the loss on (labels, logits)
+     * @param numClasses the number of classes of the head
+     * @param progress whether to draw a progress bar on the console
+     * @param divergenceCheckInterval steps between reads of the NaN flag
+     * @param loader the workers that read batches ahead, or null to read them in this thread
+     */
+    public TrainingLoop(Block block, NDManager manager, Loss loss, int numClasses, boolean progress,
+            int divergenceCheckInterval, DataLoaderPool loader) {
+        this.loader = loader;
         this.block = block;
         this.manager = manager;
         this.device = manager.getDevice();
@@ -119,11 +147,13 @@ public final class TrainingLoop {
         int reads = 0;
         ProgressBar bar = null;
         double lastRate = Double.NaN;
-        try (NDManager epoch = manager.newSubManager(); NDManager host = NDManager.newBaseManager(Device.cpu())) {
+        try (NDManager epoch = manager.newSubManager();
+                NDManager host = NDManager.newBaseManager(Device.cpu());
+                Reader reader = new Reader(data, host, "training", label)) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
             NDArray firstBad = epoch.zeros(new Shape(), DataType.FLOAT32);
-            for (Batch batch : iterate(data, host)) {
+            for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
                 try (Batch b = batch; NDManager step = epoch.newSubManager()) {
                     if (bar == null && progress) {
                         bar = new ProgressBar(label, b.getProgressTotal());
@@ -195,10 +225,12 @@ public final class TrainingLoop {
     public EpochTotals evaluate(Dataset data, boolean checkLabels, String label) {
         long samples = 0;
         long batches = 0;
-        try (NDManager epoch = manager.newSubManager(); NDManager host = NDManager.newBaseManager(Device.cpu())) {
+        try (NDManager epoch = manager.newSubManager();
+                NDManager host = NDManager.newBaseManager(Device.cpu());
+                Reader reader = new Reader(data, host, "validation", label)) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray confusion = epoch.zeros(new Shape((long) numClasses * numClasses), DataType.FLOAT32);
-            for (Batch batch : iterate(data, host)) {
+            for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
                 try (Batch b = batch; NDManager step = epoch.newSubManager()) {
                     if (checkLabels) {
                         checkLabels(b.getLabels(), label);
@@ -287,13 +319,91 @@ public final class TrainingLoop {
         }
     }
 
-    private static Iterable<Batch> iterate(Dataset data, NDManager host) {
-        try {
-            return data.getData(host);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (TranslateException e) {
-            throw new IllegalStateException("Could not read the dataset: " + e.getMessage(), e);
+    /**
+     * One pass over a dataset: reads batches (ahead, on the loader's workers, when there is one),
+     * checks for an interrupt before each, and turns read failures into exceptions that name their
+     * cause (for image files, the path).
+     */
+    private final class Reader implements AutoCloseable {
+        private final String phase;
+        private final String label;
+        private final DataLoaderPool.Epoch ahead;
+        private final Iterator<Batch> batches;
+
+        Reader(Dataset data, NDManager host, String phase, String label) {
+            this.phase = phase;
+            this.label = label;
+            DataLoaderPool.Epoch pass = loader != null && data instanceof RandomAccessDataset ? loader.epoch() : null;
+            try {
+                Iterable<Batch> it = pass != null
+                        ? ((RandomAccessDataset) data).getData(host, pass)
+                        : data.getData(host);
+                batches = it.iterator();
+            } catch (IOException e) {
+                closeQuietly(pass);
+                throw new UncheckedIOException(e);
+            } catch (TranslateException e) {
+                closeQuietly(pass);
+                throw new IllegalStateException("Could not read the dataset: " + e.getMessage(), e);
+            } catch (RuntimeException | Error e) {
+                closeQuietly(pass);
+                throw e;
+            }
+            ahead = pass;
+        }
+
+        /**
+         * @param done the steps completed in this pass
+         * @return the next batch, or null at the end of the pass
+         * @throws TrainingInterruptedException if this thread is interrupted
+         */
+        Batch next(long done) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted(done, null);
+            }
+            try {
+                return batches.hasNext() ? batches.next() : null;
+            } catch (RuntimeException e) {
+                throw readFailure(e, done);
+            }
+        }
+
+        private RuntimeException readFailure(RuntimeException e, long done) {
+            Throwable c = e;
+            // DJL wraps failed reads as ISE("Data loading failed", cause) and prefetched ones in an ExecutionException
+            while (c.getCause() != null && (c instanceof ExecutionException
+                    || c.getClass() == IllegalStateException.class && "Data loading failed".equals(c.getMessage()))) {
+                c = c.getCause();
+            }
+            if (c instanceof InterruptedException) {
+                Thread.currentThread().interrupt(); // DJL's wait for a prefetched batch cleared it
+                return interrupted(done, c);
+            }
+            if (c instanceof Error) {
+                throw (Error) c;
+            }
+            if (c instanceof IOException) {
+                return new UncheckedIOException("Could not read a batch for " + label + ": " + c.getMessage(),
+                        (IOException) c);
+            }
+            return c instanceof RuntimeException ? (RuntimeException) c : e;
+        }
+
+        private TrainingInterruptedException interrupted(long done, Throwable cause) {
+            return new TrainingInterruptedException(
+                    "Interrupted before " + phase + " step " + (done + 1) + " of " + label + ".",
+                    0, null, 0, phase, done, null, cause);
+        }
+
+        @Override
+        public void close() {
+            closeQuietly(ahead);
+        }
+
+        private void closeQuietly(DataLoaderPool.Epoch pass) {
+            if (pass != null) {
+                pass.close();
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ import java.util.Random;
  * a {@link Random} seeded from the pipeline seed, never DJL's global {@code RandomUtils}, so the same
  * seed gives the same augmentations as long as images pass through the pipeline in the same order
  * (DJL datasets without a prefetching executor); one pipeline's draws advance with each image.
+ * With loader threads ({@code FineTuner.optDataLoaderThreads}, a prefetching executor) images are
+ * transformed concurrently and take the draws in the order they reach them, so a draw may go to
+ * another image and runs need not repeat; the evaluation pipeline draws nothing and is unaffected.
  */
 public final class ImagePipeline {
 
