@@ -15,19 +15,22 @@ import java.util.Locale;
  */
 record Result(String id, String name, double ratio, double bound, boolean higherIsBetter, String detail) {
 
-    /** @return PASS, SHORT, or NOT MEASURED */
+    /** @return PASS, SHORT, NOT MEASURED, or REPORTED (a figure the issue asks for without a bound) */
     String verdict() {
         if (Double.isNaN(ratio)) {
             return "NOT MEASURED";
+        }
+        if (Double.isNaN(bound)) {
+            return "REPORTED";
         }
         return (higherIsBetter ? ratio >= bound : ratio <= bound) ? "PASS" : "SHORT";
     }
 
     /** @return the line printed to the console */
     String line() {
-        return String.format(Locale.ROOT, "[%s] %-58s %s (target %s %s)  %s", id, name,
-                Double.isNaN(ratio) ? "-" : String.format(Locale.ROOT, "%.3f", ratio), higherIsBetter ? ">=" : "<=",
-                fmt(bound), verdict());
+        return String.format(Locale.ROOT, "[%s] %-58s %s (target %s)  %s", id, name,
+                Double.isNaN(ratio) ? "-" : String.format(Locale.ROOT, "%.3f", ratio),
+                Double.isNaN(bound) ? "none" : (higherIsBetter ? ">= " : "<= ") + fmt(bound), verdict());
     }
 
     private static String fmt(double v) {
