@@ -31,6 +31,7 @@ import dev.finetune.core.train.BatchNormControl;
 import dev.finetune.core.train.DataLoaderPool;
 import dev.finetune.core.train.EpochTotals;
 import dev.finetune.core.train.FeatureCache;
+import dev.finetune.core.train.SeededSampling;
 import dev.finetune.core.train.TrainingInterruptedException;
 import dev.finetune.core.train.TrainingLoop;
 
@@ -88,6 +89,9 @@ public final class FineTuner {
     private boolean progress = true;
     private boolean restoreBest = true;
     private Path resumeFrom;
+    private Path lastCheckpointPath;
+    /** Serialises seeding and drawing from libtorch's and DJL's process-wide generators. */
+    private static final Object RNG_LOCK = new Object();
     private int divergenceCheckInterval = 100;
     private boolean featureCache;
     private long featureCacheMemoryLimit = 1L << 30;
@@ -288,6 +292,21 @@ public final class FineTuner {
     }
 
     /**
+     * Writes the full state after every epoch (weights, optimizer moments and step counts, history,
+     * best epoch) to this file, atomically, so that a run killed at any point continues with
+     * {@code optResumeFrom(file)} exactly as if it had not stopped (same weights and metrics on the
+     * same machine, for models without dropout and data without random augmentation). Needs
+     * {@link #optCheckpoint} for the best epoch's weights.
+     *
+     * @param file the resume checkpoint
+     * @return this
+     */
+    public FineTuner optLastCheckpoint(Path file) {
+        lastCheckpointPath = file;
+        return this;
+    }
+
+    /**
      * @param steps steps between host reads of the NaN/inf flag (default 100)
      * @return this
      */
@@ -413,7 +432,10 @@ public final class FineTuner {
                     ((dev.finetune.core.loss.ClassWeightedCrossEntropy) loss).weights().length
                             + " class weights were given for " + numClasses + " classes (optClassWeights).");
         }
-        Engine.getInstance().setRandomSeed((int) seed);
+        if (lastCheckpointPath != null && checkpointPath == null) {
+            throw new IllegalStateException("optLastCheckpoint needs optCheckpoint(file) too: the best epoch's weights"
+                    + " are kept there when a run resumes.");
+        }
         prepare(train);
         prepare(validation);
         requireNotEmpty(train, "training");
@@ -421,7 +443,10 @@ public final class FineTuner {
 
         FirstBatch trainFirst = peek(train, "training");
         FirstBatch validationFirst = peek(validation, "validation");
-        initialize(trainFirst.shape());
+        synchronized (RNG_LOCK) { // new layers draw their initial values from the process-wide generator
+            Engine.getInstance().setRandomSeed((int) seed);
+            initialize(trainFirst.shape());
+        }
         List<String> plan = new ArrayList<>();
         for (Stage s : stages) {
             plan.add(s.describe());
@@ -431,8 +456,10 @@ public final class FineTuner {
         int startEpochInStage = 0;
         int epochNumber = 0;
         double bestValue = Double.NaN;
+        Checkpoint exact = null;
         if (resumeFrom != null) {
             Checkpoint resume = Checkpoint.load(resumeFrom);
+            exact = resume.metadata().resume() != null ? resume : null;
             Checkpoint.Metadata meta = resume.metadata();
             if (!meta.stagePlan().equals(plan)) {
                 throw new CheckpointException(
@@ -463,6 +490,12 @@ public final class FineTuner {
         run.epochNumber = epochNumber;
         run.stage = startStage;
         run.epochInStage = startEpochInStage;
+        if (exact != null) {
+            continueExactly(run, exact);
+            if (startStage != exact.metadata().stage()) {
+                run.pendingOptimizer = null; // the checkpoint ended a stage: the next starts a fresh optimizer
+            }
+        }
         try (DataLoaderPool loader = dataLoaderThreads > 0 ? new DataLoaderPool(dataLoaderThreads) : null) {
             train(run, groups, loader, train, validation, trainFirst, validationFirst, startStage, startEpochInStage);
         } catch (TrainingInterruptedException e) {
@@ -478,6 +511,44 @@ public final class FineTuner {
         return run.result();
     }
 
+    /**
+     * Restores what a resume checkpoint holds beside the weights: the history, the best epoch (its
+     * weights from the best checkpoint, or the restored ones when it is the last epoch) and the
+     * optimizer state for the first stage that runs.
+     */
+    private void continueExactly(Run run, Checkpoint last) throws CheckpointException {
+        Checkpoint.Metadata meta = last.metadata();
+        Checkpoint.Resume r = meta.resume();
+        run.history.addAll(r.history());
+        run.bestIndex = r.bestIndex();
+        run.bestValue = r.bestValue();
+        if (r.bestConfusion() != null) {
+            run.bestConfusion = new ConfusionMatrix(r.bestConfusion(), run.names);
+        }
+        run.pendingOptimizer = new PlanOptimizer.SavedState(r.optimizerParameters(), r.optimizerSteps(),
+                last.optimizerState());
+        if (r.bestIndex() < 0) {
+            return;
+        }
+        EpochMetrics best = r.history().get(r.bestIndex());
+        if (r.bestIndex() == r.history().size() - 1) {
+            // the last epoch was the best: its weights are the ones just restored; the best file may
+            // predate it if the run stopped between the two writes
+            run.best = Checkpoint.of(block, new Checkpoint.Metadata(run.names, best.epoch(), best.stage(),
+                    best.epochInStage(), metric.name(), r.bestValue(), run.plan, seed, Checkpoint.shapesOf(block),
+                    Instant.now().toString(), null));
+            run.best.save(checkpointPath);
+            return;
+        }
+        Checkpoint file = Checkpoint.load(checkpointPath);
+        if (file.metadata().epoch() != best.epoch()) {
+            throw new CheckpointException("The best checkpoint " + checkpointPath + " holds epoch "
+                    + file.metadata().epoch() + " but the resume checkpoint " + resumeFrom + " names epoch "
+                    + best.epoch() + " as the best: give the best checkpoint written by the same run.");
+        }
+        run.best = file;
+    }
+
     /** The state of one fit: where it is, what it measured and the best epoch so far. */
     private final class Run {
         final List<String> names;
@@ -490,6 +561,8 @@ public final class FineTuner {
         int epochNumber;
         int stage;
         int epochInStage;
+        /** Optimizer state to load into the first stage's optimizer of a resumed run. */
+        PlanOptimizer.SavedState pendingOptimizer;
 
         Run(List<String> names, List<String> plan) {
             this.names = names;
@@ -565,7 +638,10 @@ public final class FineTuner {
                 run.stage = s;
                 run.epochInStage = firstEpoch;
                 if (firstEpoch == 0) {
-                    reinitializeTop(groups, stage.strategy().reinitializedTopGroups());
+                    synchronized (RNG_LOCK) {
+                        Engine.getInstance().setRandomSeed((int) SeededSampling.epochSeed(seed, -(s + 1L)));
+                        reinitializeTop(groups, stage.strategy().reinitializedTopGroups());
+                    }
                 }
                 batchNorm.setKeepStatistics(stage.batchNormPolicy() == BatchNormPolicy.KEEP_STATISTICS);
                 TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
@@ -604,15 +680,25 @@ public final class FineTuner {
                 try (PlanOptimizer optimizer = new PlanOptimizer(stage.optimizer(), manager);
                         FeatureCache closeTrain = trainCache;
                         FeatureCache closeValidation = validationCache) {
+                    if (run.pendingOptimizer != null) {
+                        optimizer.restore(run.pendingOptimizer, block.getParameters());
+                        run.pendingOptimizer = null;
+                    }
                     for (int e = firstEpoch; e < stage.epochs(); e++) {
                         run.epochInStage = e;
                         TrainingPlan trainingPlan = stage.plan(groups, e);
                         optimizer.retainOnly(trainingPlan);
+                        // every epoch draws from generators seeded by (seed, epoch): a resumed run replays it
+                        long epochSeed = SeededSampling.epochSeed(seed, run.epochNumber + 1L);
+                        synchronized (RNG_LOCK) {
+                            Engine.getInstance().setRandomSeed((int) epochSeed);
+                        }
                         String label = String.format(
                                 "stage %d/%d '%s' epoch %d/%d", s + 1, stages.size(), stage.name(), e + 1, stage.epochs());
                         long start = System.nanoTime();
                         EpochTotals t = stageLoop.trainEpoch(stageTrain, trainingPlan, optimizer, stage.learningRate(),
-                                stage.schedule(), stage.weightDecay(), stage.clipNorm(), clock, checkLabels, label);
+                                stage.schedule(), stage.weightDecay(), stage.clipNorm(), clock, checkLabels, label,
+                                epochSeed);
                         double trainSeconds = (System.nanoTime() - start) / 1e9;
                         EpochTotals v = stageLoop.evaluate(stageValidation, checkLabels, "validation after " + label);
                         checkLabels = false;
@@ -630,22 +716,47 @@ public final class FineTuner {
                                 fmt(m.validationLoss()), fmt(m.validationAccuracy()), fmt(m.validationMacroF1()),
                                 fmt(seconds), m.trainableParameters());
                         double value = metric.of(m);
-                        if (metric.isBetter(value, run.bestValue)) {
+                        boolean improved = metric.isBetter(value, run.bestValue);
+                        if (improved) {
                             run.bestValue = value;
                             run.bestIndex = run.history.size() - 1;
                             run.bestConfusion = cm;
                             run.best = Checkpoint.of(block, new Checkpoint.Metadata(run.names, epochNumber, s, e + 1,
                                     metric.name(), value, run.plan, seed, Checkpoint.shapesOf(block),
-                                    Instant.now().toString()));
-                            if (checkpointPath != null) {
-                                saveUninterrupted(run.best, checkpointPath);
-                            }
+                                    Instant.now().toString(), null));
+                        }
+                        // the resume state first: a stop between the two writes then still finds the best weights
+                        if (lastCheckpointPath != null) {
+                            saveUninterrupted(resumeCheckpoint(run, optimizer, epochNumber, s, e + 1, value),
+                                    lastCheckpointPath);
+                        }
+                        if (improved && checkpointPath != null) {
+                            saveUninterrupted(run.best, checkpointPath);
                         }
                     }
                 }
             }
         }
         run.epochInStage = 0;
+    }
+
+    private Checkpoint resumeCheckpoint(Run run, PlanOptimizer optimizer, int epochNumber, int stage, int epochInStage,
+            double value) throws CheckpointException {
+        PlanOptimizer.SavedState state = optimizer.export(block.getParameters());
+        long[][] confusion = null;
+        if (run.bestConfusion != null) {
+            int k = run.bestConfusion.classCount();
+            confusion = new long[k][k];
+            for (int i = 0; i < k; i++) {
+                for (int j = 0; j < k; j++) {
+                    confusion[i][j] = run.bestConfusion.count(i, j);
+                }
+            }
+        }
+        Checkpoint.Resume resume = new Checkpoint.Resume(run.history, run.bestIndex, run.bestValue, confusion,
+                state.names(), state.steps());
+        return Checkpoint.of(block, new Checkpoint.Metadata(run.names, epochNumber, stage, epochInStage, metric.name(),
+                value, run.plan, seed, Checkpoint.shapesOf(block), Instant.now().toString(), resume), state.arrays());
     }
 
     /**

@@ -38,11 +38,15 @@ import java.util.zip.CRC32;
  */
 public final class Checkpoint {
 
-    private static final byte[] MAGIC = "FTCKPT01".getBytes(StandardCharsets.US_ASCII);
-    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+    private static final byte[] MAGIC = "FTCKPT02".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] MAGIC_V1 = "FTCKPT01".getBytes(StandardCharsets.US_ASCII);
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
+    /** Fault injection for tests: milliseconds to pause between writing a checkpoint and moving it in place. */
+    static final String WRITE_DELAY_PROPERTY = "finetune.checkpoint.writeDelayMillis";
 
     private final Metadata metadata;
     private final byte[] parameters;
+    private final byte[] optimizerState;
 
     /**
      * What a checkpoint records beside the weights.
@@ -57,6 +61,8 @@ public final class Checkpoint {
      * @param seed the run's random seed
      * @param parameterShapes "name shape" of every parameter, for a clear mismatch error
      * @param createdAt ISO-8601 time of writing
+     * @param resume what an exact continuation needs beside weights and optimizer state (the
+     *     history, the best epoch), or null for a best-epoch checkpoint
      */
     public record Metadata(
             List<String> classNames,
@@ -68,7 +74,8 @@ public final class Checkpoint {
             List<String> stagePlan,
             long seed,
             List<String> parameterShapes,
-            String createdAt) {
+            String createdAt,
+            Resume resume) {
         /** Copies the lists. */
         public Metadata {
             classNames = List.copyOf(classNames);
@@ -77,9 +84,37 @@ public final class Checkpoint {
         }
     }
 
-    private Checkpoint(Metadata metadata, byte[] parameters) {
+    /**
+     * The state of a fit after an epoch that lets a run killed later continue exactly as if it had
+     * not stopped: the per-epoch history, the best epoch, and the optimizer's per-parameter step
+     * counts (its moment arrays travel in the checkpoint's optimizer section, in the same order).
+     *
+     * @param history every completed epoch's metrics
+     * @param bestIndex index into the history of the best epoch (-1 when none)
+     * @param bestValue the best metric value
+     * @param bestConfusion the best epoch's validation confusion counts
+     * @param optimizerParameters names of the parameters with optimizer state
+     * @param optimizerSteps their update counts
+     */
+    public record Resume(List<dev.finetune.core.result.EpochMetrics> history, int bestIndex, double bestValue,
+            long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps) {
+        /** Copies the lists. */
+        public Resume {
+            history = List.copyOf(history);
+            optimizerParameters = List.copyOf(optimizerParameters);
+            optimizerSteps = List.copyOf(optimizerSteps);
+        }
+    }
+
+    private Checkpoint(Metadata metadata, byte[] parameters, byte[] optimizerState) {
         this.metadata = metadata;
         this.parameters = parameters;
+        this.optimizerState = optimizerState;
+    }
+
+    /** @return the encoded optimizer moment arrays of a resume checkpoint (empty for others) */
+    public byte[] optimizerState() {
+        return optimizerState.clone();
     }
 
     /** @return the metadata */
@@ -113,10 +148,24 @@ public final class Checkpoint {
      * @throws CheckpointException if the parameters cannot be serialised
      */
     public static Checkpoint of(Block block, Metadata metadata) throws CheckpointException {
+        return of(block, metadata, new byte[0]);
+    }
+
+    /**
+     * Takes an in-memory snapshot of a block's parameters with metadata and optimizer state, for an
+     * exact continuation.
+     *
+     * @param block the block whose parameters are saved
+     * @param metadata what to record with them (with its {@link Resume} part)
+     * @param optimizerState the encoded optimizer arrays
+     * @return the checkpoint
+     * @throws CheckpointException if the parameters cannot be serialised
+     */
+    public static Checkpoint of(Block block, Metadata metadata, byte[] optimizerState) throws CheckpointException {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             block.saveParameters(new DataOutputStream(bytes));
-            return new Checkpoint(metadata, bytes.toByteArray());
+            return new Checkpoint(metadata, bytes.toByteArray(), optimizerState.clone());
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("Could not serialise the model's parameters: " + e.getMessage(), e);
         }
@@ -130,7 +179,7 @@ public final class Checkpoint {
      * @throws CheckpointException if writing fails; the previous file is left intact
      */
     public void save(Path path) throws CheckpointException {
-        byte[] content = encode(metadata, parameters);
+        byte[] content = encode(metadata, parameters, optimizerState);
         writeAtomically(path, out -> out.write(content));
     }
 
@@ -140,10 +189,10 @@ public final class Checkpoint {
         void write(OutputStream out) throws IOException;
     }
 
-    private static byte[] encode(Metadata metadata, byte[] params) {
+    private static byte[] encode(Metadata metadata, byte[] params, byte[] state) {
         byte[] json = GSON.toJson(metadata).getBytes(StandardCharsets.UTF_8);
-        ByteBuffer buf = ByteBuffer.allocate(MAGIC.length + 4 + json.length + 8 + params.length + 8);
-        buf.put(MAGIC).putInt(json.length).put(json).putLong(params.length).put(params);
+        ByteBuffer buf = ByteBuffer.allocate(MAGIC.length + 4 + json.length + 8 + params.length + 8 + state.length + 8);
+        buf.put(MAGIC).putInt(json.length).put(json).putLong(params.length).put(params).putLong(state.length).put(state);
         CRC32 crc = new CRC32();
         crc.update(buf.array(), 0, buf.position());
         buf.putLong(crc.getValue());
@@ -162,11 +211,13 @@ public final class Checkpoint {
         Path tmp = null;
         try {
             Files.createDirectories(dir);
+            removeStaleTemporaries(dir, path.getFileName().toString());
             tmp = Files.createTempFile(dir, path.getFileName().toString() + ".", ".tmp");
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 try (OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
                     content.write(out);
                     out.flush();
+                    pauseForFaultInjection();
                     ch.force(true);
                 }
             }
@@ -192,6 +243,35 @@ public final class Checkpoint {
         }
     }
 
+    /** Deletes temporary files a killed process left behind while writing this checkpoint. */
+    private static void removeStaleTemporaries(Path dir, String name) {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            files.filter(f -> {
+                String n = f.getFileName().toString();
+                return n.startsWith(name + ".") && n.endsWith(".tmp");
+            }).forEach(f -> {
+                try {
+                    Files.deleteIfExists(f);
+                } catch (IOException ignored) {
+                    // another writer's file, or gone already
+                }
+            });
+        } catch (IOException ignored) {
+            // listing failed: the write itself will report a real problem
+        }
+    }
+
+    private static void pauseForFaultInjection() {
+        long millis = Long.getLong(WRITE_DELAY_PROPERTY, 0L);
+        if (millis > 0) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /**
      * Reads and verifies a checkpoint.
      *
@@ -212,8 +292,9 @@ public final class Checkpoint {
         }
         String corrupt = "Checkpoint " + path + " is corrupt or not a finetune checkpoint (%s);"
                 + " use another checkpoint or start again.";
+        boolean v1 = all.length >= MAGIC_V1.length && Arrays.equals(Arrays.copyOf(all, MAGIC_V1.length), MAGIC_V1);
         if (all.length < MAGIC.length + 4 + 8 + 8
-                || !Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC)) {
+                || !(v1 || Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC))) {
             throw new CheckpointException(String.format(corrupt, "bad header"));
         }
         ByteBuffer buf = ByteBuffer.wrap(all);
@@ -230,11 +311,21 @@ public final class Checkpoint {
         byte[] json = new byte[jsonLength];
         buf.get(json);
         long paramLength = buf.getLong();
-        if (paramLength != all.length - buf.position() - 8) {
+        if (paramLength < 0 || paramLength > all.length - buf.position() - 8 - (v1 ? 0 : 8)
+                || (v1 && paramLength != all.length - buf.position() - 8)) {
             throw new CheckpointException(String.format(corrupt, "bad parameter length"));
         }
         byte[] params = new byte[(int) paramLength];
         buf.get(params);
+        byte[] state = new byte[0];
+        if (!v1) {
+            long stateLength = buf.getLong();
+            if (stateLength != all.length - buf.position() - 8) {
+                throw new CheckpointException(String.format(corrupt, "bad optimizer state length"));
+            }
+            state = new byte[(int) stateLength];
+            buf.get(state);
+        }
         Metadata metadata;
         try {
             metadata = GSON.fromJson(new String(json, StandardCharsets.UTF_8), Metadata.class);
@@ -244,7 +335,7 @@ public final class Checkpoint {
         if (metadata == null || metadata.classNames() == null) {
             throw new CheckpointException(String.format(corrupt, "missing metadata"));
         }
-        return new Checkpoint(metadata, params);
+        return new Checkpoint(metadata, params, state);
     }
 
     /**

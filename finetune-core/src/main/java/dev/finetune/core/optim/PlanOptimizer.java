@@ -163,6 +163,80 @@ public final class PlanOptimizer implements AutoCloseable {
         });
     }
 
+    /**
+     * The optimizer's state by parameter name, for a checkpoint that resumes exactly: names and
+     * step counts in order, and the moment arrays (first, then second for AdamW) encoded as one
+     * DJL {@link NDList}.
+     *
+     * @param named the model's parameters with their names
+     * @return the state
+     */
+    public SavedState export(ai.djl.util.PairList<String, ai.djl.nn.Parameter> named) {
+        List<String> names = new ArrayList<>();
+        List<Long> steps = new ArrayList<>();
+        NDList arrays = new NDList();
+        for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : named) {
+            State st = states.get(p.getValue().getId());
+            if (st != null) {
+                names.add(p.getKey());
+                steps.add(st.steps);
+                arrays.add(st.first);
+                if (st.second != null) {
+                    arrays.add(st.second);
+                }
+            }
+        }
+        return new SavedState(names, steps, arrays.isEmpty() ? new byte[0] : arrays.encode());
+    }
+
+    /**
+     * Restores state written by {@link #export}, matching parameters by name.
+     *
+     * @param saved the state
+     * @param named the model's parameters with their names
+     * @throws IllegalArgumentException if a saved name is not a parameter of the model
+     */
+    public void restore(SavedState saved, ai.djl.util.PairList<String, ai.djl.nn.Parameter> named) {
+        if (saved.names().isEmpty()) {
+            return;
+        }
+        NDList arrays = NDList.decode(stateManager, saved.arrays());
+        int k = 0;
+        for (int i = 0; i < saved.names().size(); i++) {
+            ai.djl.nn.Parameter param = named.get(saved.names().get(i));
+            if (param == null) {
+                throw new IllegalArgumentException("Optimizer state names parameter '" + saved.names().get(i)
+                        + "', which the model does not have.");
+            }
+            NDArray first = arrays.get(k++).toDevice(param.getArray().getDevice(), false);
+            NDArray second = spec.kind() == OptimizerSpec.Kind.ADAMW
+                    ? arrays.get(k++).toDevice(param.getArray().getDevice(), false)
+                    : null;
+            first.attach(stateManager);
+            if (second != null) {
+                second.attach(stateManager);
+            }
+            State st = new State(first, second);
+            st.steps = saved.steps().get(i);
+            State old = states.put(param.getId(), st);
+            if (old != null) {
+                old.first.close();
+                if (old.second != null) {
+                    old.second.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Optimizer state in a portable form.
+     *
+     * @param names parameter names, in order
+     * @param steps their update counts
+     * @param arrays the encoded moment arrays
+     */
+    public record SavedState(List<String> names, List<Long> steps, byte[] arrays) {}
+
     /** @return the optimizer's settings */
     public OptimizerSpec spec() {
         return spec;

@@ -128,6 +128,7 @@ public final class TrainingLoop {
      * @param checkLabels whether to verify every label is in range (done on the host copy of the
      *     batch before it moves to the device)
      * @param label text for the progress bar and errors
+     * @param epochSeed seeds the shuffle of a randomly sampled dataset for this epoch ({@link SeededSampling})
      * @return the epoch's totals
      */
     public EpochTotals trainEpoch(
@@ -140,7 +141,8 @@ public final class TrainingLoop {
             double clipNorm,
             StageClock clock,
             boolean checkLabels,
-            String label) {
+            String label,
+            long epochSeed) {
         applyPlan(plan);
         long samples = 0;
         long batches = 0;
@@ -149,7 +151,7 @@ public final class TrainingLoop {
         double lastRate = Double.NaN;
         try (NDManager epoch = manager.newSubManager();
                 NDManager host = NDManager.newBaseManager(Device.cpu());
-                Reader reader = new Reader(data, host, "training", label)) {
+                Reader reader = new Reader(data, host, "training", label, epochSeed)) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
             NDArray firstBad = epoch.zeros(new Shape(), DataType.FLOAT32);
@@ -227,7 +229,7 @@ public final class TrainingLoop {
         long batches = 0;
         try (NDManager epoch = manager.newSubManager();
                 NDManager host = NDManager.newBaseManager(Device.cpu());
-                Reader reader = new Reader(data, host, "validation", label)) {
+                Reader reader = new Reader(data, host, "validation", label, null)) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray confusion = epoch.zeros(new Shape((long) numClasses * numClasses), DataType.FLOAT32);
             for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
@@ -330,14 +332,22 @@ public final class TrainingLoop {
         private final DataLoaderPool.Epoch ahead;
         private final Iterator<Batch> batches;
 
-        Reader(Dataset data, NDManager host, String phase, String label) {
+        Reader(Dataset data, NDManager host, String phase, String label, Long epochSeed) {
             this.phase = phase;
             this.label = label;
             DataLoaderPool.Epoch pass = loader != null && data instanceof RandomAccessDataset ? loader.epoch() : null;
             try {
-                Iterable<Batch> it = pass != null
-                        ? ((RandomAccessDataset) data).getData(host, pass)
-                        : data.getData(host);
+                ai.djl.training.dataset.Sampler sampler = epochSeed != null && data instanceof RandomAccessDataset
+                        ? SeededSampling.forEpoch((RandomAccessDataset) data, epochSeed)
+                        : null;
+                Iterable<Batch> it;
+                if (sampler != null) {
+                    it = pass != null
+                            ? ((RandomAccessDataset) data).getData(host, sampler, pass)
+                            : ((RandomAccessDataset) data).getData(host, sampler);
+                } else {
+                    it = pass != null ? ((RandomAccessDataset) data).getData(host, pass) : data.getData(host);
+                }
                 batches = it.iterator();
             } catch (IOException e) {
                 closeQuietly(pass);
