@@ -60,8 +60,15 @@ import java.util.function.Function;
  *         .fit(trainData, validationData);
  * }</pre>
  *
- * <p>A {@code FineTuner} is a mutable configuration for one model and is not thread-safe: use one
- * per thread. Stages and strategies are immutable and may be shared. The model's parameters are
+ * <p><b>Threads.</b> A {@code FineTuner} is a mutable configuration for one model and is not
+ * thread-safe: use one per thread, on its own model. Fine-tunes of different models may run in
+ * different threads of one JVM and give exactly what they give one after the other (tested): every
+ * random draw comes from generators seeded by the fit's seed and epoch (initialisation takes a
+ * process-wide lock), and because DJL's PyTorch engine allows one gradient collector per process,
+ * their forward and backward passes take turns while data loading, updates and evaluation overlap;
+ * for parallel speed run separate processes. Dropout inside a model draws from libtorch's
+ * process-wide generator, so models with dropout are reproducible only when fits run one at a
+ * time. Stages and strategies are immutable and may be shared. The model's parameters are
  * changed in place; at the end of {@link #fit} they hold the best epoch's weights (see
  * {@link #optRestoreBest}).
  *

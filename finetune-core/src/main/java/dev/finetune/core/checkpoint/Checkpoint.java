@@ -43,6 +43,9 @@ public final class Checkpoint {
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
     /** Fault injection for tests: milliseconds to pause between writing a checkpoint and moving it in place. */
     static final String WRITE_DELAY_PROPERTY = "finetune.checkpoint.writeDelayMillis";
+    /** Fault injection for tests: writes from this 1-based count on fail as a full disk would. */
+    static final String FAIL_FROM_WRITE_PROPERTY = "finetune.checkpoint.failFromWrite";
+    private static final java.util.concurrent.atomic.AtomicInteger WRITES = new java.util.concurrent.atomic.AtomicInteger();
 
     private final Metadata metadata;
     private final byte[] parameters;
@@ -218,6 +221,10 @@ public final class Checkpoint {
                     content.write(out);
                     out.flush();
                     pauseForFaultInjection();
+                    int failFrom = Integer.getInteger(FAIL_FROM_WRITE_PROPERTY, 0);
+                    if (failFrom > 0 && WRITES.incrementAndGet() >= failFrom) {
+                        throw new IOException("No space left on device (injected fault)");
+                    }
                     ch.force(true);
                 }
             }

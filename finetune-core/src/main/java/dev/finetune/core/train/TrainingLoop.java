@@ -40,6 +40,9 @@ import java.util.concurrent.ExecutionException;
  */
 public final class TrainingLoop {
 
+    /** Serialises forward + backward across threads: DJL's PyTorch engine has one gradient collector per process. */
+    private static final Object GRADIENT_LOCK = new Object();
+
     private final Block block;
     private final NDManager manager;
     private final Device device;
@@ -169,11 +172,14 @@ public final class TrainingLoop {
                     lastRate = lr;
                     NDArray lossValue;
                     NDArray logits;
-                    try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
-                        NDList out = block.forward(parameterStore, x, true);
-                        logits = out.head();
-                        lossValue = loss.evaluate(y, out);
-                        collector.backward(lossValue);
+                    // DJL allows one gradient collector per process: fits in other threads take turns here
+                    synchronized (GRADIENT_LOCK) {
+                        try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
+                            NDList out = block.forward(parameterStore, x, true);
+                            logits = out.head();
+                            lossValue = loss.evaluate(y, out);
+                            collector.backward(lossValue);
+                        }
                     }
                     optimizer.step(plan, lr, weightDecay, clipNorm, step);
                     int size = b.getSize();
