@@ -10,6 +10,7 @@ import dev.finetune.core.FineTuner;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
+import dev.finetune.core.train.TrainingInterruptedException;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.data.DataSplit;
@@ -33,7 +34,8 @@ import javax.imageio.ImageIO;
  * all a host application writes. Without arguments it uses the committed backbone pretrained on five
  * Fashion-MNIST classes and writes an image folder of the five other classes.
  *
- * <p>Usage: {@code FolderFineTune [backbone.pt image-folder export-dir]}.
+ * <p>Usage: {@code FolderFineTune [backbone.pt image-folder export-dir]}. The best epoch is kept in
+ * {@code <export-dir>-best.ckpt}; Ctrl-C stops the fine-tune at the next step and keeps it.
  */
 public final class FolderFineTune {
 
@@ -58,6 +60,22 @@ public final class FolderFineTune {
      * @throws Exception if a file is missing or unreadable
      */
     public static Outcome fineTune(Path backbone, Path folder, Path export) throws Exception {
+        return fineTune(backbone, folder, export, null);
+    }
+
+    /**
+     * The whole fine-tune, keeping the best epoch's weights in a checkpoint file as it goes.
+     *
+     * @param backbone a TorchScript file exported without its head
+     * @param folder the image folder
+     * @param export where the DJL model directory goes
+     * @param checkpoint the best-epoch checkpoint file, or null for none
+     * @return the outcome
+     * @throws Exception if a file is missing or unreadable
+     * @throws TrainingInterruptedException if the thread was interrupted (Ctrl-C): the checkpoint
+     *     keeps the best completed epoch
+     */
+    public static Outcome fineTune(Path backbone, Path folder, Path export, Path checkpoint) throws Exception {
         ImageCatalog images = ImageCatalog.scan(folder);
         DataSplit.Splits parts = DataSplit.builder().optSeed(7).build().split(images);
         ImagePipeline pipeline = ImagePipeline.builder().setSize(32).optEvalResize(32).optAllowUpscale(true)
@@ -67,6 +85,12 @@ public final class FolderFineTune {
                     .optClassNames(images.classNames())
                     .stage(Stage.headOnly().withEpochs(3).withLearningRate(1e-2))
                     .stage(Stage.discriminative(2.6).withEpochs(3).withLearningRate(1e-3));
+            if (checkpoint != null) {
+                tuner.optCheckpoint(checkpoint);
+            }
+            System.out.println("Training on " + parts.train().size() + " images"
+                    + (checkpoint == null ? "" : ", best epoch kept in " + checkpoint)
+                    + "; Ctrl-C stops at the next step.");
             FineTuneResult result = tuner.fit(data(parts.train(), pipeline, true), data(parts.validation(), pipeline, false));
             Evaluation test = tuner.evaluate(data(parts.test(), pipeline, false));
             ClassifierExport.save(model, export, "classifier", images.classNames(), pipeline.toPreprocessing());
@@ -93,7 +117,17 @@ public final class FolderFineTune {
         if (args.length < 2 && !Files.isDirectory(folder)) {
             writeFashionFolder(folder, 60);
         }
-        Outcome o = fineTune(backbone, folder, export);
+        Path checkpoint = export.resolveSibling(export.getFileName() + "-best.ckpt");
+        Outcome o;
+        try (Interrupts.Handle ctrlC = Interrupts.stopOnCtrlC()) {
+            o = fineTune(backbone, folder, export, checkpoint);
+        } catch (TrainingInterruptedException e) {
+            System.out.println("Stopped: " + e.getMessage());
+            if (Files.exists(checkpoint)) {
+                System.out.println("Resume or use the best epoch from " + checkpoint.toAbsolutePath());
+            }
+            return;
+        }
         System.out.println(o.images());
         System.out.println(o.images().classCounts().describe());
         System.out.println(o.result());

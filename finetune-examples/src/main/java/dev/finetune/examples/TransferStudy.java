@@ -13,6 +13,7 @@ import dev.finetune.core.compare.Comparison;
 import dev.finetune.core.compare.ComparisonReport;
 import dev.finetune.core.compare.StrategyRun;
 import dev.finetune.core.stage.Stage;
+import dev.finetune.core.train.TrainingInterruptedException;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.data.IdxImages;
@@ -30,6 +31,8 @@ import java.util.function.UnaryOperator;
  * setting the freeze-or-tune advisor (Chu et al. 2016) measures images per class and the source-target
  * distance, five strategies are compared on accuracy and cost over seeds, and the advice is printed
  * beside the measured winner. Tables, CSV and PNG charts go to {@code target/study/}.
+ *
+ * <p>Ctrl-C stops the study at the next training step; the settings already complete are summarised.
  *
  * <p>Flags: {@code --full} (more sizes and seeds, ~10x longer), {@code --sizes 10,50,200},
  * {@code --mnist-sizes 10,200}, {@code --seeds 2}, {@code --epochs 6}, {@code --out DIR}.
@@ -120,7 +123,7 @@ public final class TransferStudy {
         IdxImages fashion = IdxImages.readSplit(StudyData.FASHION, true);
         IdxImages fashionTest = IdxImages.readSplit(StudyData.FASHION, false);
         List<Finding> findings = new ArrayList<>();
-        try (NDManager data = NDManager.newBaseManager()) {
+        try (Interrupts.Handle ctrlC = Interrupts.stopOnCtrlC(); NDManager data = NDManager.newBaseManager()) {
             ArrayDataset source = StudyData.dataset(fashion, fashion.sample(FashionTransfer.SOURCE, 100, 0, 5),
                     FashionTransfer.SOURCE, data, 250, false);
             List<String> targetNames = new ArrayList<>();
@@ -139,6 +142,13 @@ public final class TransferStudy {
                     findings.add(report(run("mnist", mnist, mnistTest, DIGITS, n, source, s, digitNames)));
                 }
             }
+        } catch (TrainingInterruptedException e) {
+            System.out.println();
+            System.out.println("Stopped after " + findings.size() + " complete setting(s): " + e.getMessage());
+            if (findings.isEmpty()) {
+                return;
+            }
+            System.out.println("The summary below covers the complete settings only.");
         }
         System.out.println();
         System.out.println("=== Advice (Chu et al. 2016, Table 3) beside the measured winner ===");

@@ -312,7 +312,7 @@ public final class Checkpoint {
         }
         buf.position(MAGIC.length);
         int jsonLength = buf.getInt();
-        if (jsonLength < 0 || jsonLength > all.length) {
+        if (jsonLength < 0 || jsonLength > buf.remaining() - 8 - 8) {
             throw new CheckpointException(String.format(corrupt, "bad metadata length"));
         }
         byte[] json = new byte[jsonLength];
@@ -338,6 +338,9 @@ public final class Checkpoint {
             metadata = GSON.fromJson(new String(json, StandardCharsets.UTF_8), Metadata.class);
         } catch (JsonParseException e) {
             throw new CheckpointException(String.format(corrupt, "unreadable metadata"), e);
+        } catch (RuntimeException e) {
+            // e.g. a list missing from the metadata: the record's List.copyOf refuses the null
+            throw new CheckpointException(String.format(corrupt, "incomplete metadata: " + e), e);
         }
         if (metadata == null || metadata.classNames() == null) {
             throw new CheckpointException(String.format(corrupt, "missing metadata"));

@@ -61,8 +61,16 @@ public final class TorchScriptBackbone {
      * @throws IOException if the file is missing or is not a TorchScript module
      */
     public static Model load(Path file, Device device) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new IOException(file.toAbsolutePath() + " is a folder, not a TorchScript file: give the .pt file"
+                    + " written by torch.jit.save");
+        }
         if (!Files.isRegularFile(file)) {
             throw new IOException("TorchScript file not found: " + file.toAbsolutePath());
+        }
+        if (Files.size(file) == 0) {
+            throw new IOException(file.toAbsolutePath() + " is empty (0 bytes), not a TorchScript module: save it"
+                    + " again with torch.jit.save");
         }
         String name = file.getFileName().toString().replaceFirst("\\.pt$", "");
         Model model = Model.newInstance(name, device, "PyTorch");

@@ -212,9 +212,13 @@ public final class ImageCatalog {
             }
             List<SkippedFile> ignored = new ArrayList<>();
             List<Path> classDirs = new ArrayList<>();
+            Path realRoot = root.toRealPath();
             for (Path p : list(root)) {
+                String link = Files.isSymbolicLink(p) ? brokenOrLoop(p, realRoot) : null;
                 if (hidden(p)) {
                     ignored.add(new SkippedFile(p, "hidden"));
+                } else if (link != null) {
+                    ignored.add(new SkippedFile(p, link));
                 } else if (Files.isDirectory(p)) {
                     classDirs.add(p);
                 } else {
@@ -235,9 +239,13 @@ public final class ImageCatalog {
                 int before = samples.size();
                 int ignoredBefore = ignored.size();
                 int unreadableBefore = unreadable.size();
+                Path realDir = dir.toRealPath();
                 for (Path f : list(dir)) {
+                    String link = Files.isSymbolicLink(f) ? brokenOrLoop(f, realDir) : null;
                     if (hidden(f)) {
                         ignored.add(new SkippedFile(f, "hidden"));
+                    } else if (link != null) {
+                        ignored.add(new SkippedFile(f, link));
                     } else if (Files.isDirectory(f)) {
                         ignored.add(new SkippedFile(f, "a folder inside a class folder (not scanned)"));
                     } else if (!Files.isRegularFile(f)) {
@@ -283,6 +291,46 @@ public final class ImageCatalog {
         private String groupOf(Path f) {
             String g = groupKey.apply(f);
             return g == null ? f.toString() : g;
+        }
+
+        /**
+         * Why a symbolic link is left out: dangling, part of a loop of links, or pointing at the
+         * folder holding it or a folder above (following it would list the same files again); null
+         * for a link to an ordinary file or folder, which is then treated as its target.
+         */
+        private static String brokenOrLoop(Path link, Path realParent) {
+            Path target;
+            try {
+                target = Files.readSymbolicLink(link);
+            } catch (IOException e) {
+                return "an unreadable symbolic link (" + e.getMessage() + ")";
+            }
+            if (!Files.exists(link)) {
+                try {
+                    link.toRealPath();
+                } catch (java.nio.file.FileSystemException e) {
+                    if (e.getReason() != null && e.getReason().contains("levels of symbolic links")) {
+                        return "a symbolic link loop (" + link.getFileName() + " -> " + target
+                                + " leads back to itself)";
+                    }
+                } catch (IOException e) {
+                    // dangling, below
+                }
+                return "a dangling symbolic link to " + target + " (the target does not exist)";
+            }
+            if (Files.isDirectory(link)) {
+                try {
+                    Path real = link.toRealPath();
+                    if (realParent.startsWith(real)) {
+                        return "a symbolic link loop (" + link.getFileName() + " -> " + target + " points to "
+                                + (real.equals(realParent) ? "the folder holding it" : "a folder above it")
+                                + "; not followed)";
+                    }
+                } catch (IOException e) {
+                    return "an unresolvable symbolic link to " + target + " (" + e.getMessage() + ")";
+                }
+            }
+            return null;
         }
 
         private static boolean hidden(Path p) {
