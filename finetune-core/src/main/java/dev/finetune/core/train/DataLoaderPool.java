@@ -28,6 +28,7 @@ public final class DataLoaderPool implements AutoCloseable {
 
     private final ExecutorService pool;
     private final int threads;
+    private final java.util.List<Thread> workers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /**
      * Starts the worker threads.
@@ -44,6 +45,7 @@ public final class DataLoaderPool implements AutoCloseable {
         pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, THREAD_NAME_PREFIX + id + "-" + count.incrementAndGet());
             t.setDaemon(true);
+            workers.add(t);
             return t;
         });
     }
@@ -72,6 +74,9 @@ public final class DataLoaderPool implements AutoCloseable {
             while (true) {
                 try {
                     if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
+                        for (Thread t : workers) {
+                            t.join(); // terminated pools may still have threads on their way out
+                        }
                         return;
                     }
                 } catch (InterruptedException e) {

@@ -96,7 +96,7 @@ class HostileModelFilesTest {
             names.add("class-" + i);
         }
         return Checkpoint.of(block, new Checkpoint.Metadata(names, 1, 0, 1, "ACCURACY", 0.5, List.of("head-only"), 42,
-                Checkpoint.shapesOf(block), "2025-01-01T00:00:00Z"));
+                Checkpoint.shapesOf(block), "2025-01-01T00:00:00Z", null));
     }
 
     private static float[] weights(Block block) {
