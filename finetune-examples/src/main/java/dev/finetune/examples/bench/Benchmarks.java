@@ -516,29 +516,6 @@ public final class Benchmarks {
 
     // ---------------------------------------------------------------- 5: memory
 
-    /** Delegates to a dataset and samples memory at the start of every epoch. */
-    private static final class MemoryProbe implements Dataset {
-        private final Dataset data;
-        final List<long[]> samples = new ArrayList<>();
-
-        MemoryProbe(Dataset data) {
-            this.data = data;
-        }
-
-        @Override
-        public Iterable<Batch> getData(NDManager manager) throws IOException, TranslateException {
-            System.gc();
-            Runtime rt = Runtime.getRuntime();
-            samples.add(new long[] {PeakMemory.resident(), rt.totalMemory() - rt.freeMemory()});
-            return data.getData(manager);
-        }
-
-        @Override
-        public void prepare(Progress progress) throws IOException, TranslateException {
-            data.prepare(progress);
-        }
-    }
-
     private long[][] soak;
 
     private long[][] soak() throws Exception {
@@ -548,14 +525,16 @@ public final class Benchmarks {
         int stepsPerEpoch = 10;
         int epochs = 200; // 2,000 steps
         try (NDManager m = NDManager.newBaseManager(); Model model = TorchScriptBackbone.load(tinyCnn())) {
-            MemoryProbe train = new MemoryProbe(fashionData(m, stepsPerEpoch * 32 / 10, 0, 32, 32, true));
+            dev.finetune.core.compare.MemoryProbe train =
+                    new dev.finetune.core.compare.MemoryProbe(fashionData(m, stepsPerEpoch * 32 / 10, 0, 32, 32, true));
             ArrayDataset val = fashionData(m, 4, 5000, 32, 40, false);
             FineTuner.from(model).optNumClasses(10).optProgress(false)
                     .stage(Stage.full().withEpochs(epochs).withLearningRate(1e-4).withBatchNormPolicy(BatchNormPolicy.TRAIN))
                     .fit(train, val);
             // the first sample is the peek before training; epoch k starts at sample k
-            long[] at200 = train.samples.get(1 + 20);
-            long[] atEnd = train.samples.get(train.samples.size() - 1);
+            var samples = train.samples();
+            long[] at200 = {samples.get(1 + 20).resident(), samples.get(1 + 20).heap()};
+            long[] atEnd = {samples.get(samples.size() - 1).resident(), samples.get(samples.size() - 1).heap()};
             soak = new long[][] {at200, atEnd};
             figures.put("soak_resident_bytes_step200_step2000", new long[] {at200[0], atEnd[0]});
             figures.put("soak_heap_bytes_step200_step2000", new long[] {at200[1], atEnd[1]});
