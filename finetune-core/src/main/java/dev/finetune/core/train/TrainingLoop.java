@@ -183,7 +183,7 @@ public final class TrainingLoop {
                     }
                     optimizer.step(plan, lr, weightDecay, clipNorm, step);
                     int size = b.getSize();
-                    lossSum.addi(lossValue.mul(size));
+                    lossSum.addi(lossValue.stopGradient().mul(size)); // detached: the sum must not grow an autograd graph
                     NDArray truth = y.head().toType(DataType.INT64, false);
                     correct.addi(logits.argMax(1).eq(truth).sum());
                     // first non-finite step (1-based) kept on the device: x - x is NaN iff x is not finite
