@@ -36,8 +36,8 @@ public interface HeadReplacer {
                         "Cannot find the head of a " + block.getClass().getSimpleName()
                                 + ": the default head replacement needs a SequentialBlock whose last"
                                 + " block with parameters is the classifier. Use an architecture-aware"
-                                + " replacer from finetune-vision, or wrap a headless backbone with"
-                                + " FineTuner.fromBackbone.");
+                                + " replacer (finetune-vision's Heads.auto()), or HeadReplacer.append() for a headless"
+                                + " backbone (exported without its head): optHeadReplacer(...) before replaceHead.");
             }
             SequentialBlock seq = (SequentialBlock) block;
             var children = seq.getChildren();

@@ -15,6 +15,9 @@ import java.util.Arrays;
 public final class ClassWeightedCrossEntropy extends Loss {
 
     private final float[] weights;
+    /** The weights on each model's device, attached to the model's manager (freed with the model). */
+    private final java.util.Map<ai.djl.ndarray.NDManager, NDArray> onDevice =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     /**
      * @param classWeights one positive weight per class, in label order
@@ -49,10 +52,30 @@ public final class ClassWeightedCrossEntropy extends Loss {
         }
         NDArray oneHot = labels.head().toType(DataType.INT64, false).oneHot(weights.length, DataType.FLOAT32);
         NDArray logProbabilities = logits.logSoftmax(-1);
-        NDArray w = logits.getManager().create(weights).toDevice(logits.getDevice(), false);
+        NDArray w = weightsFor(logits);
         NDArray sampleWeight = oneHot.mul(w).sum(new int[] {-1});
         NDArray sampleLoss = oneHot.mul(logProbabilities).sum(new int[] {-1}).neg();
         return sampleLoss.mul(sampleWeight).sum().div(sampleWeight.sum());
+    }
+
+    /**
+     * The weights as an array in the outermost manager below DJL's system manager that holds the
+     * logits (the model's), created once: copying them to the device at every step would be a host
+     * to device transfer per step.
+     */
+    private NDArray weightsFor(NDArray logits) {
+        ai.djl.ndarray.NDManager owner = logits.getManager();
+        while (owner.getParentManager() != null && owner.getParentManager().getParentManager() != null) {
+            owner = owner.getParentManager();
+        }
+        synchronized (onDevice) {
+            NDArray w = onDevice.get(owner);
+            if (w == null || w.isReleased()) {
+                w = owner.create(weights);
+                onDevice.put(owner, w);
+            }
+            return w;
+        }
     }
 
     @Override
