@@ -5,6 +5,7 @@ import java.lang.invoke.MethodType;
 import java.lang.management.ManagementFactory;
 import java.lang.reflect.Array;
 import java.lang.reflect.Method;
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -23,6 +24,10 @@ import javax.management.ObjectName;
  * is false and {@link #reason()} says which part is missing; the library itself never needs it.
  */
 public final class NativeHeap {
+
+    /** The JVM flags {@link #read()} needs on JDK 17, for a child JVM that measures itself. */
+    public static final List<String> JVM_FLAGS = List.of("--add-modules", "jdk.incubator.foreign",
+            "--enable-native-access=ALL-UNNAMED", "-XX:NativeMemoryTracking=summary");
 
     /** Bytes of one NMT malloc header on 64-bit JDK 17, which glibc counts and NMT does not. */
     private static final long NMT_HEADER_BYTES = 16;
