@@ -112,13 +112,22 @@ public final class MemoryProbe implements Dataset {
         }
     }
 
-    @Override
-    public Iterable<Batch> getData(NDManager manager) throws IOException, TranslateException {
+    /**
+     * Samples the process now, after a GC.
+     *
+     * @return the sample
+     */
+    public static Sample sampleNow() {
         System.gc();
         Runtime rt = Runtime.getRuntime();
         long heap = rt.totalMemory() - rt.freeMemory();
         NativeHeap.Reading c = NativeHeap.available() ? NativeHeap.read() : new NativeHeap.Reading(-1, -1, -1);
-        samples.add(new Sample(PeakMemory.resident(), heap, nativeArrays(), c.outsideJvm(), c.free()));
+        return new Sample(PeakMemory.resident(), heap, nativeArrays(), c.outsideJvm(), c.free());
+    }
+
+    @Override
+    public Iterable<Batch> getData(NDManager manager) throws IOException, TranslateException {
+        samples.add(sampleNow());
         return data.getData(manager);
     }
 

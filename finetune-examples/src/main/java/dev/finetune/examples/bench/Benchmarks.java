@@ -6,6 +6,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -71,7 +72,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Flags: {@code --full} (larger sizes, more repeats; meant for a GPU), {@code --out DIR},
  * {@code --python EXE} (the interpreter with torch for the PyTorch reference; default
- * {@code $FINETUNE_PYTHON} or {@code python3}; skipped when torch is missing).
+ * {@code $FINETUNE_PYTHON} or {@code python3}; skipped when torch is missing), {@code --only 5,5c}
+ * (those targets alone; write them elsewhere with {@code --out}).
  */
 public final class Benchmarks {
 
@@ -84,6 +86,8 @@ public final class Benchmarks {
     private final Device device;
     private final IdxImages fashion;
     private final Map<String, Object> figures = new LinkedHashMap<>();
+    /** The targets to run (--only), or null for all. */
+    private List<String> only;
 
     private Benchmarks(boolean full, String python) throws IOException {
         this.full = full;
@@ -104,16 +108,20 @@ public final class Benchmarks {
     public static void main(String[] args) throws Exception {
         boolean full = false;
         Path out = null;
+        List<String> only = null;
         String python = System.getenv().getOrDefault("FINETUNE_PYTHON", "python3");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--full" -> full = true;
                 case "--out" -> out = Paths.get(args[++i]);
                 case "--python" -> python = args[++i];
-                default -> throw new IllegalArgumentException("Unknown flag " + args[i] + " (--full, --out DIR, --python EXE)");
+                case "--only" -> only = List.of(args[++i].split(","));
+                default -> throw new IllegalArgumentException("Unknown flag " + args[i]
+                        + " (--full, --out DIR, --python EXE, --only ID,ID...)");
             }
         }
         Benchmarks b = new Benchmarks(full, python);
+        b.only = only;
         if (out == null) {
             out = b.root.resolve("benchmarks");
         }
@@ -128,10 +136,12 @@ public final class Benchmarks {
         results.add(b.guard("4b", "full / head-only peak memory increment", b::frozenPrefixMemory));
         results.add(b.guard("5", "native memory (C heap outside the JVM) growth, steps 200 -> 2000", b::soakNative));
         results.add(b.guard("5b", "Java heap growth, steps 200 -> 2000", b::soakHeap));
-        results.add(b.guard("5c", "resident growth over 50 DJL Trainer create/close", b::trainerCycles));
+        results.add(b.guard("5c", "C heap growth over 50 stage create/close (library)", b::stageCycles));
         results.add(b.guard("5d", "resident less glibc's free pool, growth, steps 200 -> 2000", b::soakResident));
+        results.add(b.guard("5e", "arrays left per DJL Trainer create/close (DJL)", b::trainerCycles));
         results.add(b.guard("6", "image pipeline alone (2 loader threads) / training images/s", b::pipeline));
         results.add(b.guard("6b", "epoch time, 0 / 2 loader threads (decode overlapping compute)", b::loaderOverlap));
+        results.removeIf(java.util.Objects::isNull);
         double seconds = (System.nanoTime() - start) / 1e9;
         b.write(out, results, seconds);
     }
@@ -143,6 +153,9 @@ public final class Benchmarks {
     }
 
     private Result guard(String id, String name, Body body) {
+        if (only != null && !only.contains(id)) {
+            return null;
+        }
         System.out.printf("running [%s] %s ...%n", id, name);
         try {
             Result r = body.run(id, name);
@@ -524,26 +537,34 @@ public final class Benchmarks {
      */
     private long[][] soak;
 
-    /** @return floors of the samples at steps 200-400 and 1800-2000, from a soak in a fresh JVM */
-    private long[][] soak() throws Exception {
-        if (soak != null) {
-            return soak;
-        }
+    /**
+     * Runs {@link SoakChild} in a fresh JVM whose heap is committed and touched up front (a fresh JVM's
+     * resident memory otherwise climbs as the collector first touches heap pages it had committed but
+     * not used), with the flags {@link NativeHeap} needs.
+     */
+    private static List<MemoryProbe.Sample> childSamples(String mode) throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
-        // a heap committed and touched up front: a fresh JVM's resident memory otherwise climbs as the
-        // collector first touches heap pages it had committed but not used
         List<String> cmd = new ArrayList<>(List.of(java, "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch",
                 "-Dai.djl.offline=true",
                 "-Dai.djl.pytorch.num_threads=" + Integer.getInteger("ai.djl.pytorch.num_threads", 1),
                 "-Dai.djl.pytorch.num_interop_threads=1"));
         cmd.addAll(NativeHeap.JVM_FLAGS);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakChild.class.getName()));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakChild.class.getName(), mode));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         StringBuilder log = new StringBuilder();
         List<MemoryProbe.Sample> samples = MemoryProbe.Sample.readAll(p.getInputStream(), log);
-        if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0 || samples.size() < 201) {
+        if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0 || samples.size() < 51) {
             throw new IllegalStateException("the soak child failed: " + log);
         }
+        return samples;
+    }
+
+    /** @return floors of the samples at steps 200-400 and 1800-2000, from a soak in a fresh JVM */
+    private long[][] soak() throws Exception {
+        if (soak != null) {
+            return soak;
+        }
+        List<MemoryProbe.Sample> samples = childSamples("steps");
         // the first sample is the peek before training; epoch k starts at sample k (step 10(k-1))
         // floors of steps 200-400 and 1800-2000: transient allocations leave a floor alone, a leak raises it
         soak = new long[][] {floors(samples.subList(21, 41)), floors(samples.subList(samples.size() - 20, samples.size()))};
@@ -554,12 +575,16 @@ public final class Benchmarks {
         return soak;
     }
 
-    /** 2,000 steps of full fine-tuning in a fresh JVM, one memory sample per 10-step epoch on standard output. */
+    /**
+     * The memory probe's child: {@code steps} runs 2,000 steps of full fine-tuning and prints one
+     * sample per 10-step epoch; {@code cycles} fits one full stage 60 times on one small CNN and prints a
+     * sample after each fit from the 10th on.
+     */
     public static final class SoakChild {
         private SoakChild() {}
 
         /**
-         * @param args none
+         * @param args {@code steps} or {@code cycles}
          * @throws Exception on a failed fit or an unreadable C heap
          */
         public static void main(String[] args) throws Exception {
@@ -568,6 +593,10 @@ public final class Benchmarks {
             }
             NativeHeap.read(); // the probe's own first use (JMX, the foreign-function API) before any sample
             Benchmarks b = new Benchmarks(false, null);
+            if (args[0].equals("cycles")) {
+                cycles(b);
+                return;
+            }
             try (NDManager m = NDManager.newBaseManager(); Model model = TorchScriptBackbone.load(b.tinyCnn())) {
                 MemoryProbe train = new MemoryProbe(b.fashionData(m, 32, 0, 32, 32, true)); // 10 steps
                 ArrayDataset val = b.fashionData(m, 4, 5000, 32, 40, false);
@@ -576,6 +605,23 @@ public final class Benchmarks {
                                 .withBatchNormPolicy(BatchNormPolicy.TRAIN))
                         .fit(train, val);
                 train.samples().forEach(x -> System.out.println(x.toLine()));
+            }
+        }
+
+        private static void cycles(Benchmarks b) throws Exception {
+            try (NDManager m = NDManager.newBaseManager(); Model model = Model.newInstance("small-cnn")) {
+                model.setBlock(SmallCnn.build(10));
+                model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 3, 28, 28));
+                ArrayDataset data = b.fashionData(m, 4, 0, 28, 40, false);
+                ArrayDataset val = b.fashionData(m, 2, 5000, 28, 20, false);
+                FineTuner tuner = FineTuner.from(model).optNumClasses(10).optProgress(false)
+                        .stage(Stage.full().withEpochs(1).withLearningRate(1e-3));
+                for (int cycle = 1; cycle <= 60; cycle++) {
+                    tuner.fit(data, val);
+                    if (cycle >= 10) {
+                        System.out.println(MemoryProbe.sampleNow().toLine());
+                    }
+                }
             }
         }
     }
@@ -615,15 +661,31 @@ public final class Benchmarks {
                 growth(s, 0) * 100, s[0][4] / 1e6, s[1][4] / 1e6));
     }
 
+    /** Resident memory and live arrays after a GC, as {resident, arrays}. */
+    private static long[] residentAndArrays() {
+        System.gc();
+        return new long[] {PeakMemory.resident(), MemoryProbe.nativeArrays()};
+    }
+
+    private Result stageCycles(String id, String name) throws Exception {
+        List<MemoryProbe.Sample> rows = childSamples("cycles"); // after fits 10, 11, ..., 60
+        long[][] f = {floors(rows.subList(0, 10)), floors(rows.subList(rows.size() - 10, rows.size()))};
+        figures.put("stage_cycles_c_heap_outside_jvm_bytes_fits10_fits60", new long[] {f[0][3], f[1][3]});
+        return new Result(id, name, growth(f, 3), 0.02, false, String.format(Locale.ROOT,
+                "C heap outside the JVM %.2f MB after fits 10-19, %.2f MB after fits 51-60 (floors); live arrays %d ->"
+                        + " %d; resident less glibc's free pool %+.2f%%, resident %+.2f%% (small CNN, one full stage"
+                        + " per fit: optimizer state created and closed; fresh JVM, heap touched up front)",
+                f[0][3] / 1e6, f[1][3] / 1e6, f[0][2], f[1][2], growth(f, 5) * 100, growth(f, 0) * 100));
+    }
+
     private Result trainerCycles(String id, String name) throws Exception {
         try (NDManager m = NDManager.newBaseManager(); Model model = Model.newInstance("small-cnn")) {
             model.setBlock(SmallCnn.build(10));
             ArrayDataset data = fashionData(m, 4, 0, 28, 40, false);
-            long[] resident = new long[2];
+            long[][] at = new long[2][];
             for (int cycle = 0; cycle < 55; cycle++) {
                 if (cycle == 5 || cycle == 54) {
-                    System.gc();
-                    resident[cycle == 5 ? 0 : 1] = PeakMemory.resident();
+                    at[cycle == 5 ? 0 : 1] = residentAndArrays();
                 }
                 try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                         .optOptimizer(Optimizer.adam().build()))) {
@@ -635,10 +697,11 @@ public final class Benchmarks {
                     }
                 }
             }
-            double growth = (double) (resident[1] - resident[0]) / resident[0];
-            return new Result(id, name, growth, 0.02, false, String.format(Locale.ROOT,
-                    "resident %.1f MB after 5 cycles, %.1f MB after 54 (each: newTrainer, initialize, one batch, step, close)",
-                    resident[0] / 1e6, resident[1] / 1e6));
+            double perCycle = (at[1][1] - at[0][1]) / 49.0;
+            return new Result(id, name, perCycle, Double.NaN, false, String.format(Locale.ROOT,
+                    "live arrays %d after 5 cycles, %d after 54; resident %.1f -> %.1f MB (each: newTrainer, initialize,"
+                            + " one batch, step, close; DJL's optimizer state stays in the model's manager: why the"
+                            + " library does not use DJL's Trainer)", at[0][1], at[1][1], at[0][0] / 1e6, at[1][0] / 1e6));
         }
     }
 
