@@ -542,7 +542,7 @@ public final class Benchmarks {
      * resident memory otherwise climbs as the collector first touches heap pages it had committed but
      * not used), with the flags {@link NativeHeap} needs.
      */
-    private static List<MemoryProbe.Sample> childSamples(String mode) throws Exception {
+    private static List<MemoryProbe.Sample> childSamples(String mode, int expected) throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch",
                 "-Dai.djl.offline=true",
@@ -553,7 +553,7 @@ public final class Benchmarks {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         StringBuilder log = new StringBuilder();
         List<MemoryProbe.Sample> samples = MemoryProbe.Sample.readAll(p.getInputStream(), log);
-        if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0 || samples.size() < 51) {
+        if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0 || samples.size() != expected) {
             throw new IllegalStateException("the soak child failed: " + log);
         }
         return samples;
@@ -564,7 +564,7 @@ public final class Benchmarks {
         if (soak != null) {
             return soak;
         }
-        List<MemoryProbe.Sample> samples = childSamples("steps");
+        List<MemoryProbe.Sample> samples = childSamples("steps", 201); // the peek before training, then one per epoch
         // the first sample is the peek before training; epoch k starts at sample k (step 10(k-1))
         // floors of steps 200-400 and 1800-2000: transient allocations leave a floor alone, a leak raises it
         soak = new long[][] {floors(samples.subList(21, 41)), floors(samples.subList(samples.size() - 20, samples.size()))};
@@ -668,7 +668,7 @@ public final class Benchmarks {
     }
 
     private Result stageCycles(String id, String name) throws Exception {
-        List<MemoryProbe.Sample> rows = childSamples("cycles"); // after fits 10, 11, ..., 60
+        List<MemoryProbe.Sample> rows = childSamples("cycles", 51); // after fits 10, 11, ..., 60
         long[][] f = {floors(rows.subList(0, 10)), floors(rows.subList(rows.size() - 10, rows.size()))};
         figures.put("stage_cycles_c_heap_outside_jvm_bytes_fits10_fits60", new long[] {f[0][3], f[1][3]});
         return new Result(id, name, growth(f, 3), 0.02, false, String.format(Locale.ROOT,
