@@ -7,11 +7,11 @@ import ai.djl.training.dataset.ArrayDataset;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.groups.LayerGroups;
-import dev.finetune.core.stage.OptimizerSpec;
-import dev.finetune.core.stage.Schedule;
+import dev.finetune.core.plan.OptimizerSpec;
+import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.core.strategy.Strategy;
-import dev.finetune.core.train.TrainingDivergedException;
+import dev.finetune.core.TrainingDivergedException;
 import org.junit.jupiter.api.Test;
 
 import java.util.LinkedHashMap;

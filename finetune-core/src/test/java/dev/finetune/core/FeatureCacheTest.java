@@ -14,7 +14,7 @@ import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.train.FeatureCache;
+import dev.finetune.core.features.FeatureCache;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

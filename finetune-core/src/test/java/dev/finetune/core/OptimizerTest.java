@@ -12,11 +12,12 @@ import ai.djl.training.loss.Loss;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.groups.LayerGroups;
-import dev.finetune.core.optim.PlanOptimizer;
-import dev.finetune.core.stage.OptimizerSpec;
+import dev.finetune.core.internal.PlanOptimizer;
+import dev.finetune.core.plan.OptimizerSpec;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.strategy.TrainingPlan;
-import dev.finetune.core.train.TrainingLoop;
+import dev.finetune.core.plan.EpochPlan;
+import dev.finetune.core.plan.Schedule;
+import dev.finetune.core.internal.TrainingLoop;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -43,8 +44,8 @@ class OptimizerTest {
         batch.close();
     }
 
-    private static TrainingPlan fullPlan(Model model) {
-        TrainingPlan plan = Stage.full().plan(LayerGroups.of(model.getBlock()), 0);
+    private static EpochPlan fullPlan(Model model, Stage stage) {
+        EpochPlan plan = stage.withSchedule(Schedule.constant()).plan(LayerGroups.of(model.getBlock()), 0);
         TrainingLoop.applyPlan(plan);
         return plan;
     }
@@ -54,22 +55,22 @@ class OptimizerTest {
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager();
                 NDManager step = NDManager.newBaseManager();
                 PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.adamW(), model.getNDManager())) {
-            TrainingPlan plan = fullPlan(model);
-            backward(model, data, 0f); // zero gradients: AdamW then changes weights by decay alone
-            List<float[]> before = new ArrayList<>();
-            for (TrainingPlan.Entry e : plan.trainable()) {
-                before.add(e.parameter().getArray().toFloatArray());
-            }
             double lr = 0.1;
             double wd = 0.5;
-            opt.step(plan, lr, wd, 0, step);
+            EpochPlan plan = fullPlan(model, Stage.full().withLearningRate(lr).withWeightDecay(wd));
+            backward(model, data, 0f); // zero gradients: AdamW then changes weights by decay alone
+            List<float[]> before = new ArrayList<>();
+            for (EpochPlan.Trainable e : plan.trainable()) {
+                before.add(e.parameter().getArray().toFloatArray());
+            }
+            opt.step(plan, 1.0, step);
             Set<Parameter.Type> decayed = new HashSet<>();
             Set<Parameter.Type> kept = new HashSet<>();
             for (int i = 0; i < plan.trainable().size(); i++) {
-                TrainingPlan.Entry e = plan.trainable().get(i);
+                EpochPlan.Trainable e = plan.trainable().get(i);
                 float[] after = e.parameter().getArray().toFloatArray();
                 boolean isWeight = e.parameter().getType() == Parameter.Type.WEIGHT;
-                assertThat(e.decay()).as("decay flag of %s", e.name()).isEqualTo(isWeight);
+                assertThat(e.decays()).as("decay flag of %s", e.name()).isEqualTo(isWeight);
                 for (int k = 0; k < after.length; k++) {
                     double expected = isWeight ? before.get(i)[k] * (1 - lr * wd) : before.get(i)[k];
                     assertThat((double) after[k]).as(e.name()).isCloseTo(expected, within(1e-6 + Math.abs(expected) * 1e-5));
@@ -86,12 +87,13 @@ class OptimizerTest {
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager();
                 NDManager step = NDManager.newBaseManager();
                 PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.sgd(0), model.getNDManager())) {
-            TrainingPlan plan = fullPlan(model);
+            EpochPlan unclipped = fullPlan(model, Stage.full().withOptimizer(OptimizerSpec.sgd(0)).withLearningRate(1.0)
+                    .withWeightDecay(0));
             backward(model, data, 1f);
             List<float[]> grads = new ArrayList<>();
             List<float[]> before = new ArrayList<>();
             double gradNorm = 0;
-            for (TrainingPlan.Entry e : plan.trainable()) {
+            for (EpochPlan.Trainable e : unclipped.trainable()) {
                 float[] g = e.parameter().getArray().getGradient().toFloatArray();
                 grads.add(g);
                 before.add(e.parameter().getArray().toFloatArray());
@@ -102,7 +104,9 @@ class OptimizerTest {
             gradNorm = Math.sqrt(gradNorm);
             double maxNorm = gradNorm / 10;
             // SGD without momentum or decay at lr 1: the change of the weights is the applied gradient
-            float reported = opt.step(plan, 1.0, 0, maxNorm, step).getFloat();
+            EpochPlan plan = fullPlan(model, Stage.full().withOptimizer(OptimizerSpec.sgd(0)).withLearningRate(1.0)
+                    .withWeightDecay(0).withClipNorm(maxNorm));
+            float reported = opt.step(plan, 1.0, step).getFloat();
             assertThat((double) reported).isCloseTo(gradNorm, within(gradNorm * 1e-4));
             double appliedNorm = 0;
             int negative = 0;
@@ -127,19 +131,21 @@ class OptimizerTest {
                 NDManager step = NDManager.newBaseManager();
                 PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.adamW(), model.getNDManager())) {
             LayerGroups groups = LayerGroups.of(model.getBlock());
-            TrainingPlan headOnly = Stage.headOnly().plan(groups, 0);
-            TrainingPlan withBlock3 = Stage.partial(1).plan(groups, 0);
+            EpochPlan headOnly = Stage.headOnly().withLearningRate(1e-3).withWeightDecay(0)
+                    .withSchedule(Schedule.constant()).plan(groups, 0);
+            EpochPlan withBlock3 = Stage.partial(1).withLearningRate(1e-3).withWeightDecay(0)
+                    .withSchedule(Schedule.constant()).plan(groups, 0);
             TrainingLoop.applyPlan(headOnly);
             for (int i = 0; i < 3; i++) {
                 backward(model, data, 1f);
-                opt.step(headOnly, 1e-3, 0, 0, step);
+                opt.step(headOnly, 1.0, step);
             }
             assertThat(opt.stateCount()).isEqualTo(headOnly.trainable().size()).isEqualTo(2);
             TrainingLoop.applyPlan(withBlock3);
             backward(model, data, 1f);
             Parameter conv = groups.get(3).parameters().get(0).getValue();
             float[] convBefore = conv.getArray().toFloatArray();
-            opt.step(withBlock3, 1e-3, 0, 0, step);
+            opt.step(withBlock3, 1.0, step);
             assertThat(opt.stateCount()).isEqualTo(withBlock3.trainable().size());
             assertThat(opt.stepsOf(groups.head().parameters().get(0).getValue())).isEqualTo(4);
             assertThat(opt.stepsOf(conv)).isEqualTo(1);

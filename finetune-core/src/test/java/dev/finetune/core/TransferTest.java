@@ -4,8 +4,8 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDManager;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
-import dev.finetune.core.stage.BatchNormPolicy;
-import dev.finetune.core.stage.Schedule;
+import dev.finetune.core.plan.BatchNormPolicy;
+import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.stage.Stage;
 import org.junit.jupiter.api.Test;
 

@@ -7,7 +7,7 @@ import ai.djl.training.dataset.ArrayDataset;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.result.FineTuneResult;
-import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.data.IdxImages;
 

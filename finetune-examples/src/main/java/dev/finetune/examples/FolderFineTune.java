@@ -10,7 +10,7 @@ import dev.finetune.core.FineTuner;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.train.TrainingInterruptedException;
+import dev.finetune.core.TrainingInterruptedException;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.data.DataSplit;

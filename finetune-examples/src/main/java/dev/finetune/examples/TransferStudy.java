@@ -13,7 +13,7 @@ import dev.finetune.core.compare.Comparison;
 import dev.finetune.core.compare.ComparisonReport;
 import dev.finetune.core.compare.StrategyRun;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.train.TrainingInterruptedException;
+import dev.finetune.core.TrainingInterruptedException;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.data.IdxImages;

@@ -2,7 +2,7 @@ package dev.finetune.core.advice;
 
 import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.FineTuneResult;
-import dev.finetune.core.train.TrainingDivergedException;
+import dev.finetune.core.TrainingDivergedException;
 
 import java.util.ArrayList;
 import java.util.List;

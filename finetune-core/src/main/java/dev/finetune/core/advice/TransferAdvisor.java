@@ -3,7 +3,7 @@ package dev.finetune.core.advice;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.training.dataset.RandomAccessDataset;
-import dev.finetune.core.train.FeatureCache;
+import dev.finetune.core.features.FeatureCache;
 
 /**
  * Chu et al. 2016's freeze-or-tune advice: measures the images per class of the target training

@@ -98,14 +98,18 @@ public final class Checkpoint {
      * @param bestConfusion the best epoch's validation confusion counts
      * @param optimizerParameters names of the parameters with optimizer state
      * @param optimizerSteps their update counts
+     * @param listenerStates what each listener keeping state saved, by its key (position and class)
+     * @param stopped "stage" or "fit" when a listener stopped the run at this epoch, else null
      */
     public record Resume(List<dev.finetune.core.result.EpochMetrics> history, int bestIndex, double bestValue,
-            long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps) {
+            long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps,
+            java.util.Map<String, String> listenerStates, String stopped) {
         /** Copies the lists. */
         public Resume {
             history = List.copyOf(history);
             optimizerParameters = List.copyOf(optimizerParameters);
             optimizerSteps = List.copyOf(optimizerSteps);
+            listenerStates = listenerStates == null ? java.util.Map.of() : java.util.Map.copyOf(listenerStates);
         }
     }
 

@@ -119,9 +119,11 @@ public final class Comparison {
                 trainSeconds += m.trainSeconds();
             }
             EpochMetrics best = result.bestEpoch();
-            StrategyRun run = new StrategyRun(c.name(), seed, best.validationAccuracy(), best.validationMacroF1(),
-                    t.accuracy(), t.macroF1(), wall, wall / result.epochs().size(), trainable, resident, heap,
-                    trainSeconds > 0 ? samples / trainSeconds : 0, result);
+            StrategyRun run = new StrategyRun(c.name(), seed,
+                    new StrategyRun.Scores(best.validationAccuracy(), best.validationMacroF1(), t.accuracy(), t.macroF1()),
+                    new StrategyRun.Cost(wall, wall / result.epochs().size(), trainable, resident, heap,
+                            trainSeconds > 0 ? samples / trainSeconds : 0),
+                    result);
             LOG.info("{} (seed {}): best val acc {} test acc {} in {} s, {} trainable", c.name(), seed,
                     String.format("%.4f", run.bestValidationAccuracy()), String.format("%.4f", run.testAccuracy()),
                     String.format("%.1f", wall), trainable);

@@ -4,6 +4,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One named group of a model's layers (stem, a block, the head) with the parameters it owns, in the
@@ -65,5 +66,47 @@ public final class LayerGroup {
     @Override
     public String toString() {
         return name + " (" + parameters.size() + " tensors, " + parameterCount() + " values)";
+    }
+
+    /**
+     * Whether weight decay applies: only to weights of rank 2 or more (kernels and matrices), never
+     * to biases or normalisation scale/shift (rank 1), as in the usual decay/no-decay split.
+     *
+     * @param name the full parameter name
+     * @param parameter the parameter
+     * @return true if it decays
+     */
+    public static boolean decays(String name, Parameter parameter) {
+        Parameter.Type t = parameter.getType();
+        if (t == Parameter.Type.BIAS || t == Parameter.Type.GAMMA || t == Parameter.Type.BETA) {
+            return false;
+        }
+        if (name.toLowerCase(Locale.ROOT).endsWith("bias")) {
+            return false;
+        }
+        return rank(parameter) >= 2;
+    }
+
+    /**
+     * Whether a parameter is a normalisation layer's scale or shift.
+     *
+     * @param name full name
+     * @param parameter the parameter
+     * @return true for BatchNorm/LayerNorm gamma and beta
+     */
+    public static boolean isNormParameter(String name, Parameter parameter) {
+        Parameter.Type t = parameter.getType();
+        if (t == Parameter.Type.GAMMA || t == Parameter.Type.BETA) {
+            return true;
+        }
+        String lower = name.toLowerCase(Locale.ROOT);
+        return rank(parameter) == 1 && (lower.contains("norm") || lower.matches(".*(^|[._])(bn|ln|gn)\\d*[._].*"));
+    }
+
+    private static int rank(Parameter parameter) {
+        if (parameter.isInitialized()) {
+            return parameter.getArray().getShape().dimension();
+        }
+        return parameter.getShape() == null ? 0 : parameter.getShape().dimension();
     }
 }

@@ -1,8 +1,11 @@
 package dev.finetune.core.stage;
 
 import dev.finetune.core.groups.LayerGroups;
+import dev.finetune.core.plan.BatchNormPolicy;
+import dev.finetune.core.plan.EpochPlan;
+import dev.finetune.core.plan.OptimizerSpec;
+import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.strategy.Strategy;
-import dev.finetune.core.strategy.TrainingPlan;
 
 import java.util.Locale;
 import java.util.Objects;
@@ -133,17 +136,16 @@ public final class Stage {
     }
 
     /**
-     * The plan for one epoch of this stage on a model's groups.
+     * Resolves one epoch of this stage on a model's groups: each trainable parameter's rate and
+     * decay, the optimizer, the schedule, clipping and the BatchNorm policy.
      *
      * @param groups the model's groups
      * @param epochInStage 0-based epoch within the stage
-     * @return what trains, at which rate, with which decay
+     * @return the epoch's plan
      */
-    public TrainingPlan plan(LayerGroups groups, int epochInStage) {
-        return TrainingPlan.of(
-                groups,
-                strategy.multipliers(groups.size(), epochInStage),
-                batchNormPolicy == BatchNormPolicy.FREEZE_AFFINE);
+    public EpochPlan plan(LayerGroups groups, int epochInStage) {
+        return EpochPlan.of(groups, strategy.multipliers(groups.size(), epochInStage), learningRate, weightDecay,
+                optimizer, schedule, clipNorm, batchNormPolicy);
     }
 
     /** @return the display name (the strategy's description unless renamed) */

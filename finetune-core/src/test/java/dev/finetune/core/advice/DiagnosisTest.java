@@ -10,7 +10,7 @@ import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.train.TrainingDivergedException;
+import dev.finetune.core.TrainingDivergedException;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -27,7 +27,9 @@ class DiagnosisTest {
         int best = 0;
         for (int i = 0; i < rows.length; i++) {
             double[] r = rows[i]; // train loss, train acc, val loss, val acc
-            epochs.add(new EpochMetrics(i + 1, 0, "full", i + 1, r[0], r[1], r[2], r[3], r[3], 1, 100, 1e-3, 100, 0.5, 3));
+            epochs.add(new EpochMetrics(new EpochMetrics.Position(i + 1, 0, "full", i + 1),
+                    new EpochMetrics.Training(r[0], r[1], 1e-3, 100, 0.5), new EpochMetrics.Validation(r[2], r[3], r[3]),
+                    new EpochMetrics.Cost(1, 100, 3)));
             if (r[3] > rows[best][3]) {
                 best = i;
             }
@@ -84,7 +86,7 @@ class DiagnosisTest {
             TrainingDivergedException e = catchThrowableOfType(() -> FineTuner.from(model)
                     .replaceHead(SourceModel.TARGET.length).optProgress(false).optDivergenceCheckInterval(1)
                     .stage(Stage.full().withEpochs(2).withLearningRate(1e8)
-                            .withSchedule(dev.finetune.core.stage.Schedule.constant()))
+                            .withSchedule(dev.finetune.core.plan.Schedule.constant()))
                     .fit(sets.train(), sets.validation()), TrainingDivergedException.class);
             assertThat(e).isNotNull();
             assertThat(Diagnosis.of(e).kind()).isEqualTo(Diagnosis.Kind.DIVERGED);

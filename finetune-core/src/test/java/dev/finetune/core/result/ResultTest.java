@@ -26,7 +26,9 @@ class ResultTest {
     }
 
     private static EpochMetrics epoch(int n, double trainLoss, double valLoss, double valAcc) {
-        return new EpochMetrics(n, 0, "full", n, trainLoss, 0.9, valLoss, valAcc, valAcc, 1.0, 100, 1e-3, 100, 0.5, 3);
+        return new EpochMetrics(new EpochMetrics.Position(n, 0, "full", n),
+                new EpochMetrics.Training(trainLoss, 0.9, 1e-3, 100, 0.5), new EpochMetrics.Validation(valLoss, valAcc, valAcc),
+                new EpochMetrics.Cost(1.0, 100, 3));
     }
 
     @Test

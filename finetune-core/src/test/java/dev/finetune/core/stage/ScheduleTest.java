@@ -1,5 +1,6 @@
 package dev.finetune.core.stage;
 
+import dev.finetune.core.plan.Schedule;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;

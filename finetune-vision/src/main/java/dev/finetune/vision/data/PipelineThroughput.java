@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.translate.TranslateException;
-import dev.finetune.core.train.DataLoaderPool;
+import dev.finetune.core.internal.DataLoaderPool;
 
 import java.io.IOException;
 import java.util.Iterator;

@@ -26,7 +26,7 @@ import dev.finetune.core.fixtures.Weights;
 import dev.finetune.core.groups.LayerGroup;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.result.FineTuneResult;
-import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -17,7 +17,7 @@ import dev.finetune.core.groups.LayerGroup;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.head.HeadReplacer;
 import dev.finetune.core.result.FineTuneResult;
-import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.data.IdxImages;
 import org.junit.jupiter.api.BeforeAll;

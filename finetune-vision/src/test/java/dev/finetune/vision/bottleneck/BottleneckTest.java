@@ -7,9 +7,9 @@ import ai.djl.nn.SequentialBlock;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
-import dev.finetune.core.stage.Schedule;
+import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.train.FeatureCache;
+import dev.finetune.core.features.FeatureCache;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

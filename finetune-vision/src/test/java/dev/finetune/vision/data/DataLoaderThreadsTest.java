@@ -10,7 +10,7 @@ import dev.finetune.core.fixtures.Weights;
 import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
-import dev.finetune.core.train.DataLoaderPool;
+import dev.finetune.core.internal.DataLoaderPool;
 import dev.finetune.vision.transform.ImagePipeline;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -20,7 +20,7 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.util.Pair;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.fixtures.FashionMnist;
-import dev.finetune.core.stage.BatchNormPolicy;
+import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;

@@ -1,4 +1,4 @@
-package dev.finetune.core.stage;
+package dev.finetune.core.plan;
 
 /**
  * What BatchNorm layers do during a stage. The default for small data is

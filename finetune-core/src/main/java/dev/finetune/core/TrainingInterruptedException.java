@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core;
 
 import dev.finetune.core.result.FineTuneResult;
 

@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core.internal;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -14,10 +14,9 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.loss.Loss;
-import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
-import dev.finetune.core.optim.PlanOptimizer;
-import dev.finetune.core.strategy.TrainingPlan;
+import dev.finetune.core.TrainingInterruptedException;
+import dev.finetune.core.plan.EpochPlan;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,7 +28,7 @@ import java.util.concurrent.ExecutionException;
  * One training loop for every strategy: forward, loss, backward, a plan-following optimizer step,
  * and metrics accumulated on the device. Every array a step creates lives in that step's
  * {@link NDManager} and is freed when the step ends; values are read to the host once per epoch
- * (and every {@code divergenceCheckInterval} steps for the NaN check), never per step.
+ * (a {@link StepObserver} may read more, e.g. a NaN flag every hundred steps), never per step.
  *
  * <p>With a {@link DataLoaderPool}, random-access datasets are read through DJL's prefetching
  * iterator: worker threads read and transform the next batches into the epoch's host manager while
@@ -48,8 +47,6 @@ public final class TrainingLoop {
     private final Device device;
     private final Loss loss;
     private final int numClasses;
-    private final boolean progress;
-    private final int divergenceCheckInterval;
     private final ParameterStore parameterStore;
     private final DataLoaderPool loader;
 
@@ -60,36 +57,31 @@ public final class TrainingLoop {
      * @param manager the manager of the model's parameters; its device is where training runs
      * @param loss the loss on (labels, logits)
      * @param numClasses the number of classes of the head
-     * @param progress whether to draw a progress bar on the console
-     * @param divergenceCheckInterval steps between reads of the NaN flag
-     */
-    public TrainingLoop(
-            Block block, NDManager manager, Loss loss, int numClasses, boolean progress, int divergenceCheckInterval) {
-        this(block, manager, loss, numClasses, progress, divergenceCheckInterval, null);
-    }
-
-    /**
-     * Creates a loop that reads random-access datasets on data loader threads.
-     *
-     * @param block the model; its parameters live in {@code manager}
-     * @param manager the manager of the model's parameters; its device is where training runs
-     * @param loss the loss on (labels, logits)
-     * @param numClasses the number of classes of the head
-     * @param progress whether to draw a progress bar on the console
-     * @param divergenceCheckInterval steps between reads of the NaN flag
      * @param loader the workers that read batches ahead, or null to read them in this thread
      */
-    public TrainingLoop(Block block, NDManager manager, Loss loss, int numClasses, boolean progress,
-            int divergenceCheckInterval, DataLoaderPool loader) {
+    public TrainingLoop(Block block, NDManager manager, Loss loss, int numClasses, DataLoaderPool loader) {
         this.loader = loader;
         this.block = block;
         this.manager = manager;
         this.device = manager.getDevice();
         this.loss = loss;
         this.numClasses = numClasses;
-        this.progress = progress;
-        this.divergenceCheckInterval = Math.max(1, divergenceCheckInterval);
         this.parameterStore = new ParameterStore(manager, false);
+    }
+
+    /** Sees every training step, inside it: cheap calls, no device reads unless the observer makes them. */
+    @FunctionalInterface
+    public interface StepObserver {
+        /**
+         * @param clock the stage's clock, already advanced past this step
+         * @param stepInEpoch 1-based step within the epoch
+         * @param samples training samples seen in the epoch so far
+         * @param learningRate the base rate of the step (schedule applied)
+         * @param loss the step's mean loss on the device, detached
+         * @param stepManager the step's manager: arrays made there are freed when the step ends
+         */
+        void onStep(StageClock clock, long stepInEpoch, long samples, double learningRate, NDArray loss,
+                NDManager stepManager);
     }
 
     /** The position of a step within its stage, for the schedule and error messages. */
@@ -121,55 +113,35 @@ public final class TrainingLoop {
      * Trains one epoch under a plan.
      *
      * @param data the training data
-     * @param plan what trains
+     * @param plan what trains, at which rates, with which optimizer settings
      * @param optimizer the stage's optimizer
-     * @param learningRate the stage's rate (before schedule and multipliers)
-     * @param schedule the stage's schedule
-     * @param weightDecay the stage's decay
-     * @param clipNorm the global-norm bound, 0 for none
      * @param clock the stage's step clock
      * @param checkLabels whether to verify every label is in range (done on the host copy of the
      *     batch before it moves to the device)
-     * @param label text for the progress bar and errors
+     * @param label text for errors
      * @param epochSeed seeds the shuffle of a randomly sampled dataset for this epoch ({@link SeededSampling})
+     * @param observer sees every step, or null
      * @return the epoch's totals
      */
-    public EpochTotals trainEpoch(
-            Dataset data,
-            TrainingPlan plan,
-            PlanOptimizer optimizer,
-            double learningRate,
-            dev.finetune.core.stage.Schedule schedule,
-            double weightDecay,
-            double clipNorm,
-            StageClock clock,
-            boolean checkLabels,
-            String label,
-            long epochSeed) {
+    public EpochTotals trainEpoch(Dataset data, EpochPlan plan, PlanOptimizer optimizer, StageClock clock,
+            boolean checkLabels, String label, long epochSeed, StepObserver observer) {
         applyPlan(plan);
         long samples = 0;
         long batches = 0;
-        int reads = 0;
-        ProgressBar bar = null;
         double lastRate = Double.NaN;
         try (NDManager epoch = manager.newSubManager();
                 NDManager host = NDManager.newBaseManager(Device.cpu());
                 Reader reader = new Reader(data, host, "training", label, epochSeed)) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
-            NDArray firstBad = epoch.zeros(new Shape(), DataType.FLOAT32);
             for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
                 try (Batch b = batch; NDManager step = epoch.newSubManager()) {
-                    if (bar == null && progress) {
-                        bar = new ProgressBar(label, b.getProgressTotal());
-                    }
                     if (checkLabels) {
                         checkLabels(b.getLabels(), label);
                     }
                     NDList x = onDevice(b.getData(), step);
                     NDList y = onDevice(b.getLabels(), step);
-                    double lr = learningRate * schedule.factor(clock.step, clock.totalSteps());
-                    lastRate = lr;
+                    double factor = plan.schedule().factor(clock.step, clock.totalSteps());
                     NDArray lossValue;
                     NDArray logits;
                     // DJL allows one gradient collector per process: fits in other threads take turns here
@@ -181,25 +153,18 @@ public final class TrainingLoop {
                             collector.backward(lossValue);
                         }
                     }
-                    optimizer.step(plan, lr, weightDecay, clipNorm, step);
+                    optimizer.step(plan, factor, step);
                     int size = b.getSize();
-                    lossSum.addi(lossValue.stopGradient().mul(size)); // detached: the sum must not grow an autograd graph
+                    NDArray detached = lossValue.stopGradient(); // the sums must not grow an autograd graph
+                    lossSum.addi(detached.mul(size));
                     NDArray truth = y.head().toType(DataType.INT64, false);
                     correct.addi(logits.argMax(1).eq(truth).sum());
-                    // first non-finite step (1-based) kept on the device: x - x is NaN iff x is not finite
-                    NDArray noneYet = firstBad.eq(0);
-                    noneYet.attach(step); // results of an op live with its first operand: keep it in the step
-                    NDArray bad = lossValue.sub(lossValue).isNaN().logicalAnd(noneYet);
-                    firstBad.addi(bad.toType(DataType.FLOAT32, false).mul(clock.step + 1));
                     samples += size;
                     batches++;
                     clock.step++;
-                    if (batches % divergenceCheckInterval == 0) {
-                        reads++;
-                        throwIfDiverged(firstBad, learningRate, label);
-                    }
-                    if (bar != null) {
-                        bar.increment(b.getSize());
+                    lastRate = factor * plan.learningRate();
+                    if (observer != null) {
+                        observer.onStep(clock, batches, samples, lastRate, detached, step);
                     }
                 }
             }
@@ -209,15 +174,9 @@ public final class TrainingLoop {
                                 + " one sample, and a batch size no larger than the dataset when"
                                 + " dropping the last batch.");
             }
-            throwIfDiverged(firstBad, learningRate, label);
             double meanLoss = lossSum.getFloat() / samples;
             double accuracy = (double) correct.getLong() / samples;
-            reads += 3;
-            return new EpochTotals(samples, batches, meanLoss, accuracy, null, reads, lastRate);
-        } finally {
-            if (bar != null) {
-                bar.end();
-            }
+            return new EpochTotals(samples, batches, meanLoss, accuracy, null, 2, lastRate);
         }
     }
 
@@ -279,11 +238,11 @@ public final class TrainingLoop {
      *
      * @param plan the plan
      */
-    public static void applyPlan(TrainingPlan plan) {
+    public static void applyPlan(EpochPlan plan) {
         for (var p : plan.frozen()) {
             p.freeze(true);
         }
-        for (TrainingPlan.Entry e : plan.trainable()) {
+        for (EpochPlan.Trainable e : plan.trainable()) {
             e.parameter().freeze(false);
         }
     }
@@ -308,22 +267,6 @@ public final class TrainingLoop {
                                 label,
                                 numClasses - 1));
             }
-        }
-    }
-
-    private void throwIfDiverged(NDArray firstBad, double learningRate, String label) {
-        long step = (long) firstBad.getFloat();
-        if (step > 0) {
-            throw new TrainingDivergedException(
-                    String.format(
-                            Locale.ROOT,
-                            "The loss became NaN or infinite at step %d of %s. The learning rate"
-                                    + " (%.3g) is probably too high: lower it (e.g. 10x) or enable"
-                                    + " gradient clipping with Stage.withClipNorm(1.0).",
-                            step,
-                            label,
-                            learningRate),
-                    step);
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.finetune.core.optim;
+package dev.finetune.core.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;

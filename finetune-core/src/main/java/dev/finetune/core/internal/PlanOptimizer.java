@@ -1,11 +1,11 @@
-package dev.finetune.core.optim;
+package dev.finetune.core.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
-import dev.finetune.core.stage.OptimizerSpec;
-import dev.finetune.core.strategy.TrainingPlan;
+import dev.finetune.core.plan.EpochPlan;
+import dev.finetune.core.plan.OptimizerSpec;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * An optimizer (AdamW or SGD with momentum) that follows a {@link TrainingPlan}: each parameter
+ * An optimizer (AdamW or SGD with momentum) that follows an {@link EpochPlan}: each parameter
  * gets its own learning rate and weight decay, state exists only for parameters that have been
  * trainable, and Adam's bias correction counts each parameter's own steps, so a group unfrozen late
  * starts with fresh moments and a correction for t = 1. Updates run as one fused native call per
@@ -53,23 +53,17 @@ public final class PlanOptimizer implements AutoCloseable {
      * Applies one update to every trainable parameter of the plan, using the gradients left by the
      * last backward pass, and zeroes those gradients.
      *
-     * @param plan what trains, at which multiplier, with which decay
-     * @param learningRate the stage's rate for this step (schedule applied), before multipliers
-     * @param weightDecay the stage's decay for parameters that decay
-     * @param clipNorm the maximum global gradient norm, 0 for none
+     * @param plan what trains, at which rate, with which decay, clipped to which norm
+     * @param scheduleFactor the schedule's factor for this step, multiplied into every rate
      * @param stepManager the manager of this step; gradient views and temporaries go there
-     * @return the global gradient norm before clipping, on the device (not read back); null when
-     *     {@code clipNorm} is 0 (no clipping, no norm computed)
+     * @return the global gradient norm before clipping, on the device (not read back); null when the
+     *     plan does not clip (no norm computed)
      */
-    public NDArray step(
-            TrainingPlan plan,
-            double learningRate,
-            double weightDecay,
-            double clipNorm,
-            NDManager stepManager) {
-        List<TrainingPlan.Entry> entries = plan.trainable();
+    public NDArray step(EpochPlan plan, double scheduleFactor, NDManager stepManager) {
+        double clipNorm = plan.clipNorm();
+        List<EpochPlan.Trainable> entries = plan.trainable();
         List<NDArray> grads = new ArrayList<>(entries.size());
-        for (TrainingPlan.Entry e : entries) {
+        for (EpochPlan.Trainable e : entries) {
             NDArray grad = e.parameter().getArray().getGradient();
             grad.attach(stepManager);
             grads.add(grad);
@@ -77,12 +71,12 @@ public final class PlanOptimizer implements AutoCloseable {
         // the norm costs two kernels per parameter: only when clipping
         NDArray norm = clipNorm > 0 ? GradientClipping.clipByGlobalNorm(grads, clipNorm, stepManager) : null;
         for (int i = 0; i < entries.size(); i++) {
-            TrainingPlan.Entry e = entries.get(i);
+            EpochPlan.Trainable e = entries.get(i);
             NDArray weight = e.parameter().getArray();
             State state = states.computeIfAbsent(e.parameter().getId(), id -> newState(weight));
             state.steps++;
-            float lr = (float) (learningRate * e.lrMultiplier());
-            float wd = e.decay() ? (float) weightDecay : 0f;
+            float lr = (float) (e.learningRate() * scheduleFactor);
+            float wd = (float) e.weightDecay();
             if (spec.kind() == OptimizerSpec.Kind.ADAMW) {
                 double correction1 = 1 - Math.pow(spec.beta1(), state.steps);
                 double correction2 = 1 - Math.pow(spec.beta2(), state.steps);
@@ -146,9 +140,9 @@ public final class PlanOptimizer implements AutoCloseable {
      *
      * @param plan the current plan
      */
-    public void retainOnly(TrainingPlan plan) {
+    public void retainOnly(EpochPlan plan) {
         Map<String, Boolean> keep = new HashMap<>();
-        for (TrainingPlan.Entry e : plan.trainable()) {
+        for (EpochPlan.Trainable e : plan.trainable()) {
             keep.put(e.parameter().getId(), Boolean.TRUE);
         }
         states.entrySet().removeIf(entry -> {
@@ -236,6 +230,17 @@ public final class PlanOptimizer implements AutoCloseable {
      * @param arrays the encoded moment arrays
      */
     public record SavedState(List<String> names, List<Long> steps, byte[] arrays) {}
+
+    /** Drops all state, as if no step had been taken. */
+    public void reset() {
+        for (State st : states.values()) {
+            st.first.close();
+            if (st.second != null) {
+                st.second.close();
+            }
+        }
+        states.clear();
+    }
 
     /** @return the optimizer's settings */
     public OptimizerSpec spec() {

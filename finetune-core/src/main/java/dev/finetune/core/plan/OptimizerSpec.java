@@ -1,4 +1,4 @@
-package dev.finetune.core.stage;
+package dev.finetune.core.plan;
 
 import java.util.Locale;
 

@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core.internal;
 
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDList;

@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core.internal;
 
 /**
  * Totals of one pass over a dataset, read from the device once at its end.

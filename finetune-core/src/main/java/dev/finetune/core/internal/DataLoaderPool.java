@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core.internal;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core.internal;
 
 import ai.djl.training.dataset.BatchSampler;
 import ai.djl.training.dataset.RandomAccessDataset;

@@ -1,4 +1,4 @@
-package dev.finetune.core.train;
+package dev.finetune.core;
 
 /**
  * The loss became NaN or infinite: the stage stopped. The message names the step and suggests a

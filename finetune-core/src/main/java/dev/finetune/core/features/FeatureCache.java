@@ -1,5 +1,6 @@
-package dev.finetune.core.train;
+package dev.finetune.core.features;
 
+import dev.finetune.core.TrainingInterruptedException;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;

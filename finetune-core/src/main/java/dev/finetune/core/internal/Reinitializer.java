@@ -1,18 +1,35 @@
-package dev.finetune.core;
+package dev.finetune.core.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import dev.finetune.core.strategy.TrainingPlan;
+import ai.djl.util.Pair;
+import dev.finetune.core.groups.LayerGroup;
+import dev.finetune.core.groups.LayerGroups;
 
 /**
  * Gives a parameter fresh random values in place (Kaiming-normal weights, zero biases and shifts,
  * unit scales, reset running statistics), for re-initialising the top layers of a model.
  */
-final class Reinitializer {
+public final class Reinitializer {
 
     private Reinitializer() {}
+
+    /**
+     * Re-initialises every parameter of the top {@code count} groups (the head counts as one).
+     *
+     * @param groups the model's groups
+     * @param count how many groups from the top
+     * @param manager a manager on the parameters' device, for temporaries
+     */
+    public static void reinitializeTop(LayerGroups groups, int count, NDManager manager) {
+        for (int g = groups.size() - count; g < groups.size(); g++) {
+            for (Pair<String, Parameter> p : groups.get(g).parameters()) {
+                reinitialize(p.getKey(), p.getValue(), manager);
+            }
+        }
+    }
 
     static void reinitialize(String name, Parameter parameter, NDManager manager) {
         if (!parameter.isInitialized()) {
@@ -28,7 +45,7 @@ final class Reinitializer {
             } else if (type == Parameter.Type.RUNNING_MEAN || type == Parameter.Type.BIAS
                     || type == Parameter.Type.BETA || (shape.dimension() <= 1 && name.endsWith("bias"))) {
                 fresh = scratch.zeros(shape, array.getDataType());
-            } else if (type == Parameter.Type.GAMMA || TrainingPlan.isNormParameter(name, parameter)) {
+            } else if (type == Parameter.Type.GAMMA || LayerGroup.isNormParameter(name, parameter)) {
                 fresh = scratch.ones(shape, array.getDataType());
             } else if (shape.dimension() >= 2) {
                 long fanIn = shape.size() / shape.get(0);

@@ -1,0 +1,46 @@
+package dev.finetune.core;
+
+import ai.djl.nn.Block;
+
+/**
+ * What a {@link FineTuneListener} may do to the fit it follows: stop the current stage or the whole
+ * fit once the current epoch ends, and take a snapshot of the training state to put back later
+ * (for trial runs such as a learning-rate search).
+ */
+public interface FitControl {
+
+    /**
+     * Ends the current stage after the current epoch (the next stage, if any, starts); a resumed
+     * run remembers it.
+     *
+     * @param reason why, for the log and {@link FineTuneListener.StageEnd#stoppedEarly()}
+     */
+    void stopStage(String reason);
+
+    /**
+     * Ends the fit after the current epoch; the result reports the epochs run.
+     *
+     * @param reason why, for the log
+     */
+    void stopFit(String reason);
+
+    /** @return the block being trained (its parameters are the live weights) */
+    Block block();
+
+    /**
+     * Copies the weights (BatchNorm statistics included where the block exposes them) and the
+     * optimizer's state, to put back with {@link Snapshot#restore()}.
+     *
+     * @return the snapshot; close it to free its memory
+     */
+    Snapshot snapshot();
+
+    /** A copy of the training state. */
+    interface Snapshot extends AutoCloseable {
+        /** Puts the weights and optimizer state back as they were when the snapshot was taken. */
+        void restore();
+
+        @Override
+        void close();
+    }
+}

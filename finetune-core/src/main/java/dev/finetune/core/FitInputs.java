@@ -1,0 +1,84 @@
+package dev.finetune.core;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.translate.TranslateException;
+import ai.djl.util.Pair;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Iterator;
+
+/** Checks on what a fit is given, before any training: data that yields batches, a head of the right size. */
+final class FitInputs {
+
+    private FitInputs() {}
+
+    /** Prepares a dataset, checks it is not empty and reads its first batch. */
+    static FitState.FirstBatch inspect(Dataset data, String what) {
+        prepare(data);
+        requireNotEmpty(data, what);
+        return peek(data, what);
+    }
+
+    static void requireNotEmpty(Dataset data, String what) {
+        if (data instanceof RandomAccessDataset && ((RandomAccessDataset) data).size() == 0) {
+            throw new IllegalArgumentException("The " + what + " dataset is empty: give it at least one sample.");
+        }
+    }
+
+    static void prepare(Dataset data) {
+        try {
+            data.prepare();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Could not prepare the dataset: " + e.getMessage(), e);
+        }
+    }
+
+    private static FitState.FirstBatch peek(Dataset data, String what) {
+        try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
+            Iterator<Batch> it = data.getData(host).iterator();
+            if (!it.hasNext()) {
+                throw new IllegalArgumentException(
+                        "The " + what + " dataset produced no batches: give it at least one sample.");
+            }
+            try (Batch b = it.next()) {
+                // DJL's progress total counts samples, not batches
+                long samples = Math.max(1, b.getProgressTotal());
+                long batches = (samples + b.getSize() - 1) / b.getSize();
+                return new FitState.FirstBatch(b.getData().head().getShape(), batches, b.getSize());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("Could not read the " + what + " data: " + e.getMessage(), e);
+        }
+    }
+
+    /** Initialises parameters that have no values yet (a new head) and checks the output width. */
+    static void initialize(Block block, NDManager manager, Shape inputShape, int numClasses) {
+        boolean uninitialised = false;
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            uninitialised |= !p.getValue().isInitialized();
+        }
+        if (uninitialised) {
+            block.initialize(manager, DataType.FLOAT32, inputShape);
+        }
+        Shape out = block.getOutputShapes(new Shape[] {inputShape})[0];
+        long outClasses = out.get(out.dimension() - 1);
+        if (outClasses != numClasses) {
+            throw new IllegalStateException("The model outputs " + outClasses + " classes but this fine-tune is for "
+                    + numClasses + ". Loading a parameter file restores the head it was saved with: call replaceHead("
+                    + numClasses + ") after loading the pretrained weights.");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+package dev.finetune.core;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.training.dataset.Dataset;
+import dev.finetune.core.checkpoint.Checkpoint;
+import dev.finetune.core.checkpoint.CheckpointException;
+import dev.finetune.core.groups.LayerGroups;
+import dev.finetune.core.internal.BatchNormControl;
+import dev.finetune.core.internal.CacheSplit;
+import dev.finetune.core.internal.DataLoaderPool;
+import dev.finetune.core.internal.EpochTotals;
+import dev.finetune.core.internal.PlanOptimizer;
+import dev.finetune.core.internal.Reinitializer;
+import dev.finetune.core.internal.SeededSampling;
+import dev.finetune.core.internal.TrainingLoop;
+import dev.finetune.core.plan.EpochPlan;
+import dev.finetune.core.result.ConfusionMatrix;
+import dev.finetune.core.result.EpochMetrics;
+import dev.finetune.core.result.FineTuneResult;
+import dev.finetune.core.stage.Stage;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One fit of a {@link FineTuner}'s plan: owns the stage and epoch loop, the best epoch, resume and
+ * the feature-cache split, and tells the listeners what happens. Made by {@code fit}, used once.
+ */
+final class FitRun implements FitControl {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FineTuner.class);
+    /** Serialises seeding and drawing from libtorch's and DJL's process-wide generators. */
+    static final Object RNG_LOCK = new Object();
+
+    private final FineTuner tuner;
+    private final Block block;
+    private final NDManager manager;
+    private final List<Stage> stages;
+    final FitState state;
+    private final List<FineTuneListener> listeners = new ArrayList<>();
+    private final BuiltInListeners.Divergence divergence;
+    private PlanOptimizer optimizer;
+    private String stopStage;
+    private String stopFit;
+    private boolean checkLabels = true;
+
+    FitRun(FineTuner tuner, Block block, List<String> names, List<String> plan) {
+        this.tuner = tuner;
+        this.block = block;
+        this.manager = tuner.manager;
+        this.stages = List.copyOf(tuner.stages);
+        this.state = new FitState(tuner, block, names, plan);
+        divergence = new BuiltInListeners.Divergence(tuner.divergenceCheckInterval);
+        if (tuner.progress) {
+            listeners.add(new BuiltInListeners.Progress());
+        }
+        listeners.add(new BuiltInListeners.EpochLog());
+        listeners.add(divergence);
+        listeners.addAll(tuner.listeners);
+        // the resume state first: a stop between the two writes then still finds the best weights
+        if (tuner.lastCheckpointPath != null) {
+            listeners.add(new BuiltInListeners.LastCheckpoint(this, tuner.lastCheckpointPath));
+        }
+        if (tuner.checkpointPath != null) {
+            listeners.add(new BuiltInListeners.BestCheckpoint(this, tuner.checkpointPath));
+        }
+    }
+
+    /**
+     * Trains the plan from the given position, tells the listeners, and ends with the best weights
+     * (if asked).
+     */
+    FineTuneResult run(LayerGroups groups, Data data, FitState.Start start) throws CheckpointException {
+        if (start.listenerStates() != null) {
+            for (int i = 0; i < tuner.listeners.size(); i++) {
+                String saved = start.listenerStates().get(listenerKey(i));
+                if (saved != null) {
+                    tuner.listeners.get(i).restoreState(saved);
+                }
+            }
+        }
+        try (DataLoaderPool loader = tuner.dataLoaderThreads > 0 ? new DataLoaderPool(tuner.dataLoaderThreads) : null) {
+            fire(l -> l.onFitStart(new FineTuneListener.FitStart(state.plan, state.names, tuner.seed,
+                    List.copyOf(state.history), this)));
+            train(groups, data, loader, start.stage(), start.epochInStage());
+        } catch (TrainingInterruptedException e) {
+            throw failed(state.interrupted(e, stages));
+        } catch (CheckpointFailure e) {
+            throw failed(e.getCause());
+        } catch (RuntimeException e) {
+            throw failed(e);
+        } catch (Error e) {
+            throw failed(e);
+        }
+        if (state.history.isEmpty()) {
+            throw new IllegalStateException(
+                    "Nothing left to train: the checkpoint " + tuner.resumeFrom + " is at the end of the plan.");
+        }
+        if (state.bestIndex >= 0 && tuner.restoreBest && state.best != null
+                && state.bestIndex != state.history.size() - 1) {
+            state.best.restoreInto(block, manager);
+        }
+        FineTuneResult result = state.result();
+        fire(l -> l.onFitEnd(result));
+        return result;
+    }
+
+    private <T extends Throwable> T failed(T failure) {
+        for (FineTuneListener l : listeners) {
+            try {
+                l.onFitFailure(failure);
+            } catch (RuntimeException e) {
+                failure.addSuppressed(e);
+            }
+        }
+        return failure;
+    }
+
+    private void train(LayerGroups groups, Data data, DataLoaderPool loader, int startStage, int startEpochInStage) {
+        long stepsPerEpoch = data.train().batches();
+        try (BatchNormControl batchNorm = BatchNormControl.install(block)) {
+            for (int s = startStage; s < stages.size() && stopFit == null; s++) {
+                Stage stage = stages.get(s);
+                int first = s == startStage ? startEpochInStage : 0;
+                state.stage = s;
+                state.epochInStage = first;
+                if (first == 0) {
+                    synchronized (RNG_LOCK) {
+                        Engine.getInstance().setRandomSeed((int) SeededSampling.epochSeed(tuner.seed, -(s + 1L)));
+                        Reinitializer.reinitializeTop(groups, stage.strategy().reinitializedTopGroups(), manager);
+                    }
+                }
+                List<EpochPlan> plans = new ArrayList<>();
+                for (int e = first; e < stage.epochs(); e++) {
+                    plans.add(stage.plan(groups, e));
+                }
+                TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
+                        stage.epochs() * stepsPerEpoch, first * stepsPerEpoch);
+                int stageIndex = s;
+                fire(l -> l.onStageStart(new FineTuneListener.StageStart(stageIndex, stages.size(), stage.name(),
+                        stage.epochs(), first, stepsPerEpoch, this)));
+                stopStage = null;
+                int ran = 0;
+                try (CacheSplit cache = tuner.featureCache
+                                ? CacheSplit.prepare(block, plans, data.trainSet(), data.validationSet(),
+                                        new int[] {data.train().size(), data.validation().size()}, manager,
+                                        tuner.featureCacheMemoryLimit, tuner.featureCacheDirectory)
+                                : null;
+                        PlanOptimizer stageOptimizer = new PlanOptimizer(stage.optimizer(), manager)) {
+                    optimizer = stageOptimizer;
+                    if (state.pendingOptimizer != null) {
+                        stageOptimizer.restore(state.pendingOptimizer, block.getParameters());
+                        state.pendingOptimizer = null;
+                    }
+                    TrainingLoop loop = new TrainingLoop(cache != null ? cache.rest() : block, manager, tuner.loss,
+                            tuner.numClasses, loader);
+                    Dataset train = cache != null ? cache.train() : data.trainSet();
+                    Dataset validation = cache != null ? cache.validation() : data.validationSet();
+                    for (int e = first; e < stage.epochs() && stopStage == null && stopFit == null; e++) {
+                        batchNorm.setKeepStatistics(plans.get(e - first).keepsBatchNormStatistics());
+                        epoch(s, stage, e, plans.get(e - first), loop, clock, train, validation, stepsPerEpoch);
+                        ran++;
+                    }
+                } finally {
+                    optimizer = null;
+                }
+                String stopped = stopStage != null ? stopStage : stopFit;
+                int epochsRun = ran;
+                fire(l -> l.onStageEnd(new FineTuneListener.StageEnd(stageIndex, stage.name(), epochsRun, stopped)));
+            }
+        }
+        state.epochInStage = 0;
+    }
+
+    private void epoch(int s, Stage stage, int e, EpochPlan plan, TrainingLoop loop, TrainingLoop.StageClock clock,
+            Dataset train, Dataset validation, long stepsPerEpoch) {
+        state.epochInStage = e;
+        optimizer.retainOnly(plan);
+        // every epoch draws from generators seeded by (seed, epoch): a resumed run replays it
+        long epochSeed = SeededSampling.epochSeed(tuner.seed, state.epochNumber + 1L);
+        synchronized (RNG_LOCK) {
+            Engine.getInstance().setRandomSeed((int) epochSeed);
+        }
+        try (NDManager epochManager = manager.newSubManager()) {
+            FineTuneListener.EpochStart start = new FineTuneListener.EpochStart(state.epochNumber + 1, s, stages.size(),
+                    stage.name(), e + 1, stage.epochs(), stepsPerEpoch, stage.learningRate(), epochManager);
+            fire(l -> l.onEpochStart(start));
+            long began = System.nanoTime();
+            EpochTotals t = loop.trainEpoch(train, plan, optimizer, clock, checkLabels, start.label(), epochSeed,
+                    (c, step, samples, rate, loss, stepManager) -> {
+                        FineTuneListener.Step event = new FineTuneListener.Step(start, step, samples, c.step(), rate,
+                                loss, stepManager);
+                        fire(l -> l.onStep(event));
+                    });
+            double trainSeconds = (System.nanoTime() - began) / 1e9;
+            EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + start.label());
+            checkLabels = false;
+            double seconds = (System.nanoTime() - began) / 1e9;
+            ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), state.names);
+            int epochNumber = ++state.epochNumber;
+            EpochMetrics m = new EpochMetrics(
+                    new EpochMetrics.Position(epochNumber, s, stage.name(), e + 1),
+                    new EpochMetrics.Training(t.meanLoss(), t.accuracy(), t.lastLearningRate(), t.samples(), trainSeconds),
+                    new EpochMetrics.Validation(v.meanLoss(), cm.accuracy(), cm.macroF1()),
+                    new EpochMetrics.Cost(seconds, plan.trainableValues(), t.hostReads() + divergence.reads()));
+            boolean improved = state.record(m, cm);
+            fire(l -> l.onEpochEnd(new FineTuneListener.EpochEnd(m, improved, this)));
+        }
+    }
+
+    /** The in-memory checkpoint of the best epoch so far, or null. */
+    Checkpoint best() {
+        return state.best;
+    }
+
+    /** The full state after an epoch (weights, optimizer, history, listeners' states), for an exact resume. */
+    Checkpoint resumeCheckpoint(EpochMetrics last) {
+        java.util.Map<String, String> states = new java.util.HashMap<>();
+        for (int i = 0; i < tuner.listeners.size(); i++) {
+            String saved = tuner.listeners.get(i).saveState();
+            if (saved != null) {
+                states.put(listenerKey(i), saved);
+            }
+        }
+        String stopped = stopFit != null ? "fit" : stopStage != null ? "stage" : null;
+        PlanOptimizer.SavedState saved = optimizer.export(block.getParameters());
+        try {
+            return state.resumeCheckpoint(last, saved, states, stopped);
+        } catch (CheckpointException e) {
+            throw new CheckpointFailure(e);
+        }
+    }
+
+    private String listenerKey(int index) {
+        return index + ":" + tuner.listeners.get(index).getClass().getName();
+    }
+
+    @Override
+    public void stopStage(String reason) {
+        if (stopStage == null) {
+            stopStage = reason;
+            LOG.info("stage {} stopped after this epoch: {}", state.stage + 1, reason);
+        }
+    }
+
+    @Override
+    public void stopFit(String reason) {
+        if (stopFit == null) {
+            stopFit = reason;
+            LOG.info("fit stopped after this epoch: {}", reason);
+        }
+    }
+
+    @Override
+    public Block block() {
+        return block;
+    }
+
+    @Override
+    public Snapshot snapshot() {
+        // copies put back in place: the arrays keep their identity, which the loop's parameter store relies on
+        NDManager copies = manager.newSubManager();
+        List<ai.djl.ndarray.NDArray[]> pairs = new ArrayList<>();
+        for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : block.getParameters()) {
+            if (p.getValue().isInitialized()) {
+                ai.djl.ndarray.NDArray live = p.getValue().getArray();
+                ai.djl.ndarray.NDArray copy = live.duplicate();
+                copy.attach(copies);
+                pairs.add(new ai.djl.ndarray.NDArray[] {live, copy});
+            }
+        }
+        PlanOptimizer current = optimizer;
+        PlanOptimizer.SavedState moments = current != null ? current.export(block.getParameters()) : null;
+        return new Snapshot() {
+            @Override
+            public void restore() {
+                for (ai.djl.ndarray.NDArray[] pair : pairs) {
+                    pair[1].copyTo(pair[0]);
+                }
+                if (current != null && current == optimizer) {
+                    current.reset();
+                    current.restore(moments, block.getParameters());
+                }
+            }
+
+            @Override
+            public void close() {
+                copies.close();
+            }
+        };
+    }
+
+    private void fire(java.util.function.Consumer<FineTuneListener> event) {
+        for (FineTuneListener l : listeners) {
+            event.accept(l);
+        }
+    }
+
+    /** The training and validation data with what their first batches told. */
+    record Data(Dataset trainSet, Dataset validationSet, FitState.FirstBatch train, FitState.FirstBatch validation) {}
+
+    /** A checkpoint that could not be written inside a listener; unwrapped at the fit's boundary. */
+    static final class CheckpointFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CheckpointFailure(CheckpointException cause) {
+            super(cause);
+        }
+
+        @Override
+        public synchronized CheckpointException getCause() {
+            return (CheckpointException) super.getCause();
+        }
+    }
+}
