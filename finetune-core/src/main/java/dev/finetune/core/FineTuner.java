@@ -1,7 +1,6 @@
 package dev.finetune.core;
 
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -38,17 +37,12 @@ import java.util.function.Function;
  *         .fit(trainData, validationData);
  * }</pre>
  *
- * <p><b>Threads.</b> A {@code FineTuner} is a mutable configuration for one model and is not
- * thread-safe: use one per thread, on its own model. Fine-tunes of different models may run in
- * different threads of one JVM and give exactly what they give one after the other (tested): every
- * random draw comes from generators seeded by the fit's seed and epoch (initialisation takes a
- * process-wide lock), and because DJL's PyTorch engine allows one gradient collector per process,
- * their forward and backward passes take turns while data loading, updates and evaluation overlap;
- * for parallel speed run separate processes. Dropout inside a model draws from libtorch's
- * process-wide generator, so models with dropout are reproducible only when fits run one at a
- * time. Stages and strategies are immutable and may be shared. The model's parameters are
- * changed in place; at the end of {@link #fit} they hold the best epoch's weights (see
- * {@link #optRestoreBest}).
+ * <p>{@link #addListener} follows a fit ({@link FineTuneListener}). A {@code FineTuner} is the
+ * configuration of fine-tunes of one model and is not thread-safe; fits of different models may run
+ * in different threads and give what they give one after the other (their forward and backward
+ * passes take turns: DJL allows one gradient collector per process; models with dropout repeat
+ * exactly only when fits run one at a time). Stages are immutable and may be shared. The model's
+ * parameters change in place and end as the best epoch's (see {@link #optRestoreBest}).
  *
  * <p>Interrupting the thread that runs {@link #fit} stops it at the next step boundary with a
  * {@link TrainingInterruptedException}: the best checkpoint already written stays, native memory
@@ -64,7 +58,7 @@ public final class FineTuner {
     private Block replaced;
     private List<String> classNames;
     private HeadReplacer headReplacer = HeadReplacer.sequential();
-    private Function<Block, LayerGroups> grouping = LayerGroups::of;
+    Function<Block, LayerGroups> grouping = LayerGroups::of;
     final List<Stage> stages = new ArrayList<>();
     final List<FineTuneListener> listeners = new ArrayList<>();
     Loss loss = Loss.softmaxCrossEntropyLoss();
@@ -371,19 +365,13 @@ public final class FineTuner {
     }
 
     /**
-     * Reads training and validation batches on {@code threads} worker threads while this thread
-     * computes: decoding and augmentation (e.g. of an image dataset) overlap the forward and backward
-     * passes. The workers are daemon threads named {@code finetune-data-loader-*}, created when
-     * {@link #fit} starts and stopped when it ends, normally or by an exception. Only
-     * {@link RandomAccessDataset}s are read ahead (through DJL's {@code getData(manager, executor)},
-     * {@code optPrefetchNumber} batches ahead); other datasets are read in the calling thread.
-     *
-     * <p>The batch order (the shuffle) is drawn in the calling thread, so without random
-     * augmentation the training is the same as with 0 threads. With a seeded augmenting pipeline
-     * (e.g. {@code ImagePipeline.training(seed)}), workers transforming images concurrently take the
-     * pipeline's draws in the order they reach them, so a draw may go to another image than in a run
-     * with 0 threads, and two runs with threads may differ: use 0 threads where runs must repeat
-     * exactly.
+     * Reads training and validation batches on {@code threads} daemon threads
+     * ({@code finetune-data-loader-*}, alive only during {@link #fit}) while this thread computes, so
+     * decoding and augmentation overlap the forward and backward passes. Only
+     * {@link RandomAccessDataset}s are read ahead. The shuffle is drawn in the calling thread, so
+     * without random augmentation training is the same as with 0 threads; with a seeded augmenting
+     * pipeline the workers take its draws in the order they reach them, so use 0 threads where runs
+     * must repeat exactly.
      *
      * @param threads the number of worker threads; 0 (default) reads in the calling thread
      * @return this
@@ -436,46 +424,7 @@ public final class FineTuner {
      *     boundary and carries the result of the completed epochs
      */
     public FineTuneResult fit(Dataset train, Dataset validation) throws CheckpointException {
-        if (numClasses < 2) {
-            throw new IllegalStateException("The class count is unknown: call replaceHead(n) (or optNumClasses(n) if"
-                    + " the head already fits) before fit.");
-        }
-        if (stages.isEmpty()) {
-            throw new IllegalStateException(
-                    "The plan has no stage: add one, e.g. stage(Stage.headOnly().withEpochs(3)).");
-        }
-        Objects.requireNonNull(train, "training dataset");
-        Objects.requireNonNull(validation, "validation dataset");
-        List<String> names = names();
-        if (loss instanceof ClassWeightedCrossEntropy && ((ClassWeightedCrossEntropy) loss).weights().length != numClasses) {
-            throw new IllegalArgumentException(((ClassWeightedCrossEntropy) loss).weights().length
-                    + " class weights were given for " + numClasses + " classes (optClassWeights).");
-        }
-        if (lastCheckpointPath != null && checkpointPath == null) {
-            throw new IllegalStateException("optLastCheckpoint needs optCheckpoint(file) too: the best epoch's weights"
-                    + " are kept there when a run resumes.");
-        }
-        FitRun.Data data = new FitRun.Data(train, validation, FitInputs.inspect(train, "training"),
-                FitInputs.inspect(validation, "validation"));
-        Block block = block();
-        synchronized (FitRun.RNG_LOCK) { // new layers draw their initial values from the process-wide generator
-            Engine.getInstance().setRandomSeed((int) seed);
-            FitInputs.initialize(block, manager, data.train().shape(), numClasses);
-        }
-        List<String> plan = new ArrayList<>();
-        for (Stage s : stages) {
-            plan.add(s.describe());
-        }
-        FitRun run = new FitRun(this, block, names, plan);
-        FitState.Start start = resumeFrom != null
-                ? run.state.resume(resumeFrom, stages, manager)
-                : new FitState.Start(0, 0, null);
-        // groups after any restore: an imported module gets new parameter objects when it loads
-        LayerGroups groups = grouping.apply(block);
-        for (Stage s : stages) {
-            s.plan(groups, 0); // validates every stage before any training
-        }
-        return run.run(groups, data, start);
+        return FitRun.start(this, train, validation);
     }
 
     /**
@@ -496,18 +445,8 @@ public final class FineTuner {
         return new Evaluation(t.meanLoss(), new ConfusionMatrix(t.confusion(), names()));
     }
 
-    private List<String> names() {
-        if (classNames == null) {
-            List<String> names = new ArrayList<>();
-            for (int i = 0; i < numClasses; i++) {
-                names.add(String.valueOf(i));
-            }
-            return names;
-        }
-        if (classNames.size() != numClasses) {
-            throw new IllegalArgumentException(classNames.size() + " class names were given for " + numClasses
-                    + " classes.");
-        }
-        return classNames;
+    /** @return the class names, checked against the class count */
+    List<String> names() {
+        return FitInputs.names(classNames, numClasses);
     }
 }

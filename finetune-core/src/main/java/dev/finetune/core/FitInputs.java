@@ -11,15 +11,54 @@ import ai.djl.training.dataset.Dataset;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Pair;
+import dev.finetune.core.loss.ClassWeightedCrossEntropy;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 
 /** Checks on what a fit is given, before any training: data that yields batches, a head of the right size. */
 final class FitInputs {
 
     private FitInputs() {}
+
+    /** Checks the settings that only make sense together, before anything is read or trained. */
+    static void checkSettings(FineTuner tuner) {
+        if (tuner.numClasses < 2) {
+            throw new IllegalStateException("The class count is unknown: call replaceHead(n) (or optNumClasses(n) if"
+                    + " the head already fits) before fit.");
+        }
+        if (tuner.stages.isEmpty()) {
+            throw new IllegalStateException(
+                    "The plan has no stage: add one, e.g. stage(Stage.headOnly().withEpochs(3)).");
+        }
+        if (tuner.loss instanceof ClassWeightedCrossEntropy
+                && ((ClassWeightedCrossEntropy) tuner.loss).weights().length != tuner.numClasses) {
+            throw new IllegalArgumentException(((ClassWeightedCrossEntropy) tuner.loss).weights().length
+                    + " class weights were given for " + tuner.numClasses + " classes (optClassWeights).");
+        }
+        if (tuner.lastCheckpointPath != null && tuner.checkpointPath == null) {
+            throw new IllegalStateException("optLastCheckpoint needs optCheckpoint(file) too: the best epoch's weights"
+                    + " are kept there when a run resumes.");
+        }
+    }
+
+    /** The given class names checked against the class count, or "0", "1", ... when none were given. */
+    static List<String> names(List<String> given, int numClasses) {
+        if (given == null) {
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < numClasses; i++) {
+                names.add(String.valueOf(i));
+            }
+            return names;
+        }
+        if (given.size() != numClasses) {
+            throw new IllegalArgumentException(given.size() + " class names were given for " + numClasses + " classes.");
+        }
+        return given;
+    }
 
     /** Prepares a dataset, checks it is not empty and reads its first batch. */
     static FitState.FirstBatch inspect(Dataset data, String what) {

@@ -26,6 +26,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One fit of a {@link FineTuner}'s plan: owns the stage and epoch loop, the best epoch, resume and
@@ -40,7 +41,7 @@ final class FitRun implements FitControl {
     private final FineTuner tuner;
     private final Block block;
     private final NDManager manager;
-    private final List<Stage> stages;
+    final List<Stage> stages;
     final FitState state;
     private final List<FineTuneListener> listeners = new ArrayList<>();
     private final BuiltInListeners.Divergence divergence;
@@ -69,6 +70,35 @@ final class FitRun implements FitControl {
         if (tuner.checkpointPath != null) {
             listeners.add(new BuiltInListeners.BestCheckpoint(this, tuner.checkpointPath));
         }
+    }
+
+    /** Checks the settings and data, initialises the model, resumes if asked, and runs the plan. */
+    static FineTuneResult start(FineTuner tuner, Dataset train, Dataset validation) throws CheckpointException {
+        FitInputs.checkSettings(tuner);
+        Objects.requireNonNull(train, "training dataset");
+        Objects.requireNonNull(validation, "validation dataset");
+        List<String> names = tuner.names();
+        Data data = new Data(train, validation, FitInputs.inspect(train, "training"),
+                FitInputs.inspect(validation, "validation"));
+        Block block = tuner.block();
+        synchronized (RNG_LOCK) { // new layers draw their initial values from the process-wide generator
+            Engine.getInstance().setRandomSeed((int) tuner.seed);
+            FitInputs.initialize(block, tuner.manager, data.train().shape(), tuner.numClasses);
+        }
+        List<String> plan = new ArrayList<>();
+        for (Stage s : tuner.stages) {
+            plan.add(s.describe());
+        }
+        FitRun run = new FitRun(tuner, block, names, plan);
+        FitState.Start start = tuner.resumeFrom != null
+                ? run.state.resume(tuner.resumeFrom, run.stages, tuner.manager)
+                : new FitState.Start(0, 0, null);
+        // groups after any restore: an imported module gets new parameter objects when it loads
+        LayerGroups groups = tuner.grouping.apply(block);
+        for (Stage s : tuner.stages) {
+            s.plan(groups, 0); // validates every stage before any training
+        }
+        return run.run(groups, data, start);
     }
 
     /**

@@ -41,12 +41,7 @@ public interface HeadReplacer {
             }
             SequentialBlock seq = (SequentialBlock) block;
             var children = seq.getChildren();
-            int headIndex = -1;
-            for (int i = children.size() - 1; i >= 0 && headIndex < 0; i--) {
-                if (!children.get(i).getValue().getParameters().isEmpty()) {
-                    headIndex = i;
-                }
-            }
+            int headIndex = headIndex(seq);
             if (headIndex < 0) {
                 throw new IllegalArgumentException("The SequentialBlock has no block with parameters to replace.");
             }
@@ -62,6 +57,23 @@ public interface HeadReplacer {
             }
             return seq;
         };
+    }
+
+    /**
+     * Where the classifier of a {@link SequentialBlock} is: its last child with parameters (children
+     * after it, such as a softmax or a reshape, hold none).
+     *
+     * @param block the model
+     * @return the child's index, or -1 when no child has parameters
+     */
+    static int headIndex(SequentialBlock block) {
+        var children = block.getChildren();
+        for (int i = children.size() - 1; i >= 0; i--) {
+            if (!children.get(i).getValue().getParameters().isEmpty()) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /**

@@ -85,12 +85,7 @@ public final class Heads {
             for (Pair<String, Block> child : seq.getChildren()) {
                 children.add(child);
             }
-            int headIndex = -1;
-            for (int i = children.size() - 1; i >= 0 && headIndex < 0; i--) {
-                if (!children.get(i).getValue().getParameters().isEmpty()) {
-                    headIndex = i;
-                }
-            }
+            int headIndex = HeadReplacer.headIndex(seq);
             if (headIndex < 0) {
                 throw new IllegalArgumentException(
                         "Heads.auto: the SequentialBlock has no block with parameters, so no classifier"
