@@ -35,6 +35,18 @@ public interface FitControl {
      */
     Snapshot snapshot();
 
+    /**
+     * Trains {@code steps} trial steps of the current stage's first remaining epoch plan at the
+     * given rates, reading each step's loss, then puts the weights and optimizer state back as they
+     * were (a learning-rate search). Repeatable: the trial's batches are shuffled by the fit's seed.
+     * Only while a stage runs (from {@link FineTuneListener#onStageStart} to its last epoch's end).
+     *
+     * @param steps how many steps, at least 1
+     * @param rate the base (head) rate of each 0-based step
+     * @return each step's training loss
+     */
+    double[] trialSteps(int steps, java.util.function.LongToDoubleFunction rate);
+
     /** A copy of the training state. */
     interface Snapshot extends AutoCloseable {
         /** Puts the weights and optimizer state back as they were when the snapshot was taken. */

@@ -46,6 +46,7 @@ final class FitRun implements FitControl {
     private final List<FineTuneListener> listeners = new ArrayList<>();
     private final BuiltInListeners.Divergence divergence;
     private PlanOptimizer optimizer;
+    private Trial trial;
     private String stopStage;
     private String stopFit;
     private boolean checkLabels = true;
@@ -172,8 +173,6 @@ final class FitRun implements FitControl {
                 TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
                         stage.epochs() * stepsPerEpoch, first * stepsPerEpoch);
                 int stageIndex = s;
-                fire(l -> l.onStageStart(new FineTuneListener.StageStart(stageIndex, stages.size(), stage.name(),
-                        stage.epochs(), first, stepsPerEpoch, this)));
                 stopStage = null;
                 int ran = 0;
                 try (CacheSplit cache = tuner.featureCache
@@ -191,6 +190,10 @@ final class FitRun implements FitControl {
                             tuner.numClasses, loader);
                     Dataset train = cache != null ? cache.train() : data.trainSet();
                     Dataset validation = cache != null ? cache.validation() : data.validationSet();
+                    trial = new Trial(loop, train, plans.get(0));
+                    batchNorm.setKeepStatistics(plans.get(0).keepsBatchNormStatistics());
+                    fire(l -> l.onStageStart(new FineTuneListener.StageStart(stageIndex, stages.size(), stage.name(),
+                            stage.epochs(), first, stepsPerEpoch, this)));
                     for (int e = first; e < stage.epochs() && stopStage == null && stopFit == null; e++) {
                         batchNorm.setKeepStatistics(plans.get(e - first).keepsBatchNormStatistics());
                         epoch(s, stage, e, plans.get(e - first), loop, clock, train, validation, stepsPerEpoch);
@@ -198,6 +201,7 @@ final class FitRun implements FitControl {
                     }
                 } finally {
                     optimizer = null;
+                    trial = null;
                 }
                 String stopped = stopStage != null ? stopStage : stopFit;
                 int epochsRun = ran;
@@ -324,6 +328,28 @@ final class FitRun implements FitControl {
             }
         };
     }
+
+    @Override
+    public double[] trialSteps(int steps, java.util.function.LongToDoubleFunction rate) {
+        if (trial == null || optimizer == null) {
+            throw new IllegalStateException("trialSteps runs only while a stage runs: call it from onStageStart,"
+                    + " onEpochStart or onEpochEnd.");
+        }
+        if (steps < 1) {
+            throw new IllegalArgumentException("trialSteps needs at least 1 step, got " + steps + ".");
+        }
+        try (Snapshot saved = snapshot()) {
+            try {
+                return trial.loop().trialSteps(trial.train(), trial.plan(), optimizer, steps, rate,
+                        SeededSampling.epochSeed(tuner.seed, -1000L - state.stage));
+            } finally {
+                saved.restore();
+            }
+        }
+    }
+
+    /** What trial steps of the running stage train on. */
+    private record Trial(TrainingLoop loop, Dataset train, EpochPlan plan) {}
 
     private void fire(java.util.function.Consumer<FineTuneListener> event) {
         for (FineTuneListener l : listeners) {

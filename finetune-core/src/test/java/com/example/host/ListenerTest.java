@@ -243,4 +243,45 @@ class ListenerTest {
             assertThat(afterRestore[0].get(name)).as(name).containsExactly(atStageTwo[0].get(name));
         }
     }
+
+    @Test
+    void trialStepsAreRepeatableAndLeaveTheFitAsIfTheyNeverRan() throws Exception {
+        FineTuneResult plain;
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 20, 20, 41);
+            plain = plan(model, "plain").fit(sets.train(), sets.validation());
+        }
+        List<double[]> trials = new ArrayList<>();
+        List<Map<String, float[]>> weights = new ArrayList<>();
+        FineTuneListener finder = new FineTuneListener() {
+            @Override
+            public void onStageStart(StageStart stage) {
+                weights.add(Weights.snapshot(stage.control().block()));
+                // rates from 1e-4 up to 1e6: the last steps diverge
+                trials.add(stage.control().trialSteps(12, step -> 1e-4 * Math.pow(10, step * 10.0 / 11)));
+                trials.add(stage.control().trialSteps(12, step -> 1e-4 * Math.pow(10, step * 10.0 / 11)));
+                weights.add(Weights.snapshot(stage.control().block()));
+            }
+        };
+        FineTuneResult tried;
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 20, 20, 41);
+            tried = plan(model, "tried").addListener(finder).fit(sets.train(), sets.validation());
+        }
+        assertThat(trials).hasSize(4);
+        assertThat(trials.get(1)).as("the same trial twice").containsExactly(trials.get(0));
+        assertThat(trials.get(0)[0]).isFinite();
+        assertThat(trials.get(0)[11]).as("a rate of 1e6 diverges").satisfiesAnyOf(
+                v -> assertThat(v).isNaN(), v -> assertThat(v).isInfinite(), v -> assertThat(v).isGreaterThan(100));
+        for (int stage = 0; stage < 2; stage++) {
+            Map<String, float[]> before = weights.get(2 * stage);
+            Map<String, float[]> after = weights.get(2 * stage + 1);
+            for (String name : before.keySet()) {
+                assertThat(after.get(name)).as("stage %d %s", stage + 1, name).containsExactly(before.get(name));
+            }
+        }
+        assertThat(tried.epochs()).extracting(EpochMetrics::trainLoss)
+                .as("optimizer state and weights put back: the fit trains as if no trial ran")
+                .containsExactlyElementsOf(plain.epochs().stream().map(EpochMetrics::trainLoss).toList());
+    }
 }

@@ -70,18 +70,41 @@ class HeadReplacementTest {
     }
 
     @Test
-    void replacingBeforeLoadingIsCaughtBeforeTraining() throws Exception {
+    void replaceHeadCalledBeforeLoadingStillReplacesTheLoadedHead() throws Exception {
         saveTenClassModel();
         try (Model model = Model.newInstance("ten"); NDManager data = NDManager.newBaseManager()) {
             model.setBlock(SourceModel.architecture(10));
-            FineTuner tuner = FineTuner.from(model).replaceHead(3).optProgress(false)
-                    .stage(Stage.headOnly());
+            // the order that used to be wrong: the head is replaced when the model is first used, after the load
+            FineTuner tuner = FineTuner.from(model).replaceHead(3).optProgress(false).stage(Stage.headOnly());
+            model.load(dir, "ten");
+            Map<String, float[]> loaded = Weights.snapshot(model.getBlock());
+            var threeClasses = FashionMnist.trainVal(data, new int[] {2, 4, 6}, 5, 5, 25, 32);
+            tuner.fit(threeClasses.train(), threeClasses.validation());
+            assertThat(outputClasses(model, data)).isEqualTo(3);
+            LayerGroups groups = LayerGroups.of(model.getBlock());
+            Map<String, float[]> after = Weights.snapshot(model.getBlock());
+            for (var p : groups.get(0).parameters()) {
+                assertThat(after.get(p.getKey())).as("pretrained %s kept", p.getKey()).containsExactly(loaded.get(p.getKey()));
+            }
+        }
+    }
+
+    @Test
+    void loadingAfterTheHeadWasReplacedIsCaughtBeforeTraining() throws Exception {
+        saveTenClassModel();
+        try (Model model = Model.newInstance("ten"); NDManager data = NDManager.newBaseManager()) {
+            model.setBlock(SourceModel.architecture(10));
+            FineTuner tuner = FineTuner.from(model).replaceHead(3).optProgress(false).stage(Stage.headOnly());
+            tuner.block(); // the head is replaced here
             model.load(dir, "ten"); // wrong order: restores the 10-class head
-            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 5, 5, 25, 32);
+            var sets = FashionMnist.trainVal(data, new int[] {2, 4, 6}, 5, 5, 25, 32);
             assertThatThrownBy(() -> tuner.fit(sets.train(), sets.validation()))
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("outputs 10 classes")
                     .hasMessageContaining("replaceHead(3) after loading");
+            assertThatThrownBy(() -> tuner.optHeadReplacer(dev.finetune.core.head.HeadReplacer.append()))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("after the head was already replaced");
         }
     }
 }

@@ -41,11 +41,12 @@ public final class Checkpoint {
     private static final byte[] MAGIC = "FTCKPT02".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] MAGIC_V1 = "FTCKPT01".getBytes(StandardCharsets.US_ASCII);
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
-    /** Fault injection for tests: milliseconds to pause between writing a checkpoint and moving it in place. */
-    static final String WRITE_DELAY_PROPERTY = "finetune.checkpoint.writeDelayMillis";
-    /** Fault injection for tests: writes from this 1-based count on fail as a full disk would. */
-    static final String FAIL_FROM_WRITE_PROPERTY = "finetune.checkpoint.failFromWrite";
-    private static final java.util.concurrent.atomic.AtomicInteger WRITES = new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * A seam for tests (fault injection), package-private: runs after a file's bytes are written to
+     * its temporary sibling, before they are forced to disk and moved in place. Set only by the test
+     * sources' {@code CheckpointFaults}; {@link WriteHook#NONE} otherwise.
+     */
+    static volatile WriteHook writeHook = WriteHook.NONE;
 
     private final Metadata metadata;
     private final byte[] parameters;
@@ -224,11 +225,7 @@ public final class Checkpoint {
                 try (OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
                     content.write(out);
                     out.flush();
-                    pauseForFaultInjection();
-                    int failFrom = Integer.getInteger(FAIL_FROM_WRITE_PROPERTY, 0);
-                    if (failFrom > 0 && WRITES.incrementAndGet() >= failFrom) {
-                        throw new IOException("No space left on device (injected fault)");
-                    }
+                    writeHook.beforeForce();
                     ch.force(true);
                 }
             }
@@ -269,17 +266,6 @@ public final class Checkpoint {
             });
         } catch (IOException ignored) {
             // listing failed: the write itself will report a real problem
-        }
-    }
-
-    private static void pauseForFaultInjection() {
-        long millis = Long.getLong(WRITE_DELAY_PROPERTY, 0L);
-        if (millis > 0) {
-            try {
-                Thread.sleep(millis);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 

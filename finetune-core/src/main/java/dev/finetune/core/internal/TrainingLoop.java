@@ -181,6 +181,52 @@ public final class TrainingLoop {
     }
 
     /**
+     * Runs trial steps at given rates and reads each step's loss: for a learning-rate search, whose
+     * caller puts the weights and optimizer state back afterwards. Passes over the data as often as
+     * needed, each pass shuffled by its own seed.
+     *
+     * @param data the training data
+     * @param plan what trains (its schedule is ignored)
+     * @param optimizer the stage's optimizer
+     * @param steps how many steps
+     * @param rate the base (head) rate of each 0-based step
+     * @param seed seeds the passes' shuffles
+     * @return the loss of each step (NaN or infinite where it diverged)
+     */
+    public double[] trialSteps(Dataset data, EpochPlan plan, PlanOptimizer optimizer, int steps,
+            java.util.function.LongToDoubleFunction rate, long seed) {
+        applyPlan(plan);
+        double[] losses = new double[steps];
+        int done = 0;
+        for (long pass = 0; done < steps; pass++) {
+            int before = done;
+            try (NDManager host = NDManager.newBaseManager(Device.cpu());
+                    Reader reader = new Reader(data, host, "training", "a trial step",
+                            SeededSampling.epochSeed(seed, pass))) {
+                for (Batch batch = reader.next(done); batch != null && done < steps; batch = reader.next(done)) {
+                    try (Batch b = batch; NDManager step = manager.newSubManager()) {
+                        NDList x = onDevice(b.getData(), step);
+                        NDList y = onDevice(b.getLabels(), step);
+                        NDArray lossValue;
+                        synchronized (GRADIENT_LOCK) {
+                            try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
+                                lossValue = loss.evaluate(y, block.forward(parameterStore, x, true));
+                                collector.backward(lossValue);
+                            }
+                        }
+                        optimizer.step(plan, rate.applyAsDouble(done) / plan.learningRate(), step);
+                        losses[done++] = lossValue.getFloat();
+                    }
+                }
+            }
+            if (done == before) {
+                throw new IllegalArgumentException("The training dataset produced no batches for the trial steps.");
+            }
+        }
+        return losses;
+    }
+
+    /**
      * Evaluates the model (no gradients, BatchNorm in inference mode) and builds the confusion
      * matrix on the device.
      *

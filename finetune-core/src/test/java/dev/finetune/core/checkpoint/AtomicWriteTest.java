@@ -35,4 +35,27 @@ class AtomicWriteTest {
             assertThat(files.map(p -> p.getFileName().toString())).containsExactly("best.ckpt");
         }
     }
+
+    @Test
+    void anInjectedFaultAfterTheBytesAreWrittenFailsFromTheGivenWriteOnAndResetRestoresWriting() throws Exception {
+        Path file = dir.resolve("best.ckpt");
+        CheckpointFaults.failFromWrite(2);
+        try {
+            Checkpoint.writeAtomically(file, out -> out.write(new byte[] {1, 2, 3, 4})); // write 1 goes through
+            for (int write = 2; write <= 3; write++) {
+                assertThatThrownBy(() -> Checkpoint.writeAtomically(file, out -> out.write(new byte[] {9, 9})))
+                        .isInstanceOf(CheckpointException.class)
+                        .hasMessageContaining("No space left on device (injected fault)")
+                        .hasMessageContaining("previous checkpoint, if any, is unchanged");
+                assertThat(Files.readAllBytes(file)).containsExactly(1, 2, 3, 4);
+                try (var files = Files.list(dir)) {
+                    assertThat(files.map(p -> p.getFileName().toString())).containsExactly("best.ckpt");
+                }
+            }
+        } finally {
+            CheckpointFaults.reset();
+        }
+        Checkpoint.writeAtomically(file, out -> out.write(new byte[] {5, 6}));
+        assertThat(Files.readAllBytes(file)).containsExactly(5, 6);
+    }
 }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.checkpoint.Checkpoint;
 import dev.finetune.core.checkpoint.CheckpointException;
+import dev.finetune.core.checkpoint.CheckpointFaults;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.stage.Stage;
@@ -46,7 +47,7 @@ class DiskFullTest {
         boolean real = mount(dir, "400k");
         String previous = null;
         if (!real) {
-            System.setProperty("finetune.checkpoint.failFromWrite", "2");
+            CheckpointFaults.failFromWrite(2);
         }
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 41);
@@ -70,7 +71,7 @@ class DiskFullTest {
             if (real) {
                 unmount(dir);
             } else {
-                System.clearProperty("finetune.checkpoint.failFromWrite");
+                CheckpointFaults.reset();
             }
         }
         System.out.printf("RELIABILITY disk-full: %s, write 2 failed with ENOSPC, previous checkpoint (%s) intact,"

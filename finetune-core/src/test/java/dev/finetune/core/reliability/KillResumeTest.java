@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A fine-tune in a child JVM is killed (SIGKILL) at random points, during steps and during
- * checkpoint writes (slowed down by the fault-injection delay), and resumed from what is on disk each
+ * checkpoint writes (slowed down by the fault-injection delay,
+ * {@code CheckpointFaults.delayWrites} in the child), and resumed from what is on disk each
  * time; it must end with the same weights and metrics, bit for bit, as a run that was never stopped.
  */
 class KillResumeTest {
@@ -27,8 +28,8 @@ class KillResumeTest {
     private static Process start(Path work, Path log, long writeDelayMillis) throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
         return new ProcessBuilder(List.of(java, "-Xmx1g", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
-                "-Dfinetune.checkpoint.writeDelayMillis=" + writeDelayMillis,
-                "-cp", System.getProperty("java.class.path"), ResumableFit.class.getName(), work.toString()))
+                "-cp", System.getProperty("java.class.path"), ResumableFit.class.getName(), work.toString(),
+                Long.toString(writeDelayMillis)))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 

@@ -1,9 +1,9 @@
 package dev.finetune.core.reliability;
 
-import dev.finetune.core.compare.MemoryProbe;
-import dev.finetune.core.compare.MemoryProbe.Sample;
-import dev.finetune.core.compare.NativeHeap;
 import dev.finetune.core.fixtures.SoakFit;
+import dev.finetune.core.testing.MemoryProbe;
+import dev.finetune.core.testing.MemoryProbe.Sample;
+import dev.finetune.core.testing.NativeHeap;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

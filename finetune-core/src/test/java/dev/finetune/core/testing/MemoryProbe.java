@@ -1,10 +1,11 @@
-package dev.finetune.core.compare;
+package dev.finetune.core.testing;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Progress;
+import dev.finetune.core.compare.PeakMemory;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -21,7 +22,8 @@ import java.util.function.ToLongFunction;
  * A training dataset that samples the process's memory each time a pass over it begins (the first
  * sample is the fine-tuner's look at the first batch, then one per epoch): resident memory, the Java
  * heap after a GC, the native arrays alive in DJL's managers and, where {@link NativeHeap} can read
- * it, the C heap outside the JVM and the freed bytes the allocator keeps. For soak tests and benchmarks.
+ * it, the C heap outside the JVM and the freed bytes the allocator keeps. For soak tests and benchmarks:
+ * published in the core's test-jar, not part of the library.
  */
 public final class MemoryProbe implements Dataset {
 

@@ -1,4 +1,4 @@
-package dev.finetune.core.compare;
+package dev.finetune.core.testing;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodType;
@@ -22,6 +22,9 @@ import javax.management.ObjectName;
  * API: {@code --add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED} (plus
  * {@code -XX:NativeMemoryTracking=summary} for the JVM's share). Without them {@link #available()}
  * is false and {@link #reason()} says which part is missing; the library itself never needs it.
+ *
+ * <p>A test and benchmark tool, published in the core's test-jar ({@code finetune-core}, type
+ * {@code test-jar}), not part of the library.
  */
 public final class NativeHeap {
 

@@ -1,4 +1,4 @@
-package dev.finetune.core.compare;
+package dev.finetune.core.testing;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
