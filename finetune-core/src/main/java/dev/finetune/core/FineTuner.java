@@ -11,11 +11,8 @@ import ai.djl.util.Pair;
 import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.head.HeadReplacer;
-import dev.finetune.core.internal.EpochTotals;
-import dev.finetune.core.internal.TrainingLoop;
 import dev.finetune.core.loss.ClassWeightedCrossEntropy;
 import dev.finetune.core.result.CheckpointMetric;
-import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
@@ -120,7 +117,7 @@ public final class FineTuner {
      * @return this
      */
     public FineTuner replaceHead(int classes) {
-        requireClassCount(classes);
+        FitInputs.requireClassCount(classes);
         requireHeadNotReplaced("replaceHead");
         replacementClasses = classes;
         numClasses = classes;
@@ -153,17 +150,9 @@ public final class FineTuner {
      * @return this
      */
     public FineTuner optNumClasses(int classes) {
-        requireClassCount(classes);
+        FitInputs.requireClassCount(classes);
         numClasses = classes;
         return this;
-    }
-
-    private static void requireClassCount(int classes) {
-        if (classes < 2) {
-            throw new IllegalArgumentException(
-                    "replaceHead(" + classes + "): a classifier needs at least 2 classes; pass the"
-                            + " number of classes in your target data.");
-        }
     }
 
     /**
@@ -435,14 +424,7 @@ public final class FineTuner {
      * @return loss, accuracy, macro-F1 and the confusion matrix
      */
     public Evaluation evaluate(Dataset data) {
-        if (numClasses < 2) {
-            throw new IllegalStateException("The class count is unknown: call replaceHead(n) or optNumClasses(n) first.");
-        }
-        FitInputs.prepare(data);
-        FitInputs.requireNotEmpty(data, "evaluation");
-        TrainingLoop loop = new TrainingLoop(block(), manager, loss, numClasses, null);
-        EpochTotals t = loop.evaluate(data, true, "evaluation");
-        return new Evaluation(t.meanLoss(), new ConfusionMatrix(t.confusion(), names()));
+        return FitRun.evaluate(this, data);
     }
 
     /** @return the class names, checked against the class count */

@@ -24,6 +24,13 @@ final class FitInputs {
 
     private FitInputs() {}
 
+    static void requireClassCount(int classes) {
+        if (classes < 2) {
+            throw new IllegalArgumentException("replaceHead(" + classes + "): a classifier needs at least 2 classes; pass"
+                    + " the number of classes in your target data.");
+        }
+    }
+
     /** Checks the settings that only make sense together, before anything is read or trained. */
     static void checkSettings(FineTuner tuner) {
         if (tuner.numClasses < 2) {

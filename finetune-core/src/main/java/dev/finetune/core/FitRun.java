@@ -102,6 +102,18 @@ final class FitRun implements FitControl {
         return run.run(groups, data, start);
     }
 
+    /** Measures the model once on a dataset, in inference mode. */
+    static dev.finetune.core.result.Evaluation evaluate(FineTuner tuner, Dataset data) {
+        if (tuner.numClasses < 2) {
+            throw new IllegalStateException("The class count is unknown: call replaceHead(n) or optNumClasses(n) first.");
+        }
+        FitInputs.prepare(data);
+        FitInputs.requireNotEmpty(data, "evaluation");
+        TrainingLoop loop = new TrainingLoop(tuner.block(), tuner.manager, tuner.loss, tuner.numClasses, null);
+        EpochTotals t = loop.evaluate(data, true, "evaluation");
+        return new dev.finetune.core.result.Evaluation(t.meanLoss(), new ConfusionMatrix(t.confusion(), tuner.names()));
+    }
+
     /**
      * Trains the plan from the given position, tells the listeners, and ends with the best weights
      * (if asked).
