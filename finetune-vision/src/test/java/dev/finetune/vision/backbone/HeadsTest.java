@@ -55,7 +55,7 @@ class HeadsTest {
     void headedTorchScriptClassifierFailsWithExportAdviceForAnotherClassCount() throws Exception {
         try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("resnet18-shaped.pt"))) {
             Block before = model.getBlock();
-            assertThatThrownBy(() -> FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(7))
+            assertThatThrownBy(() -> FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(7).block())
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("resnet18-shaped.pt still holds its classifier")
                     .hasMessageContaining("fc.weight has shape (10, 32)")
@@ -109,14 +109,14 @@ class HeadsTest {
     @Test
     void aFeatureMapOutputFailsWithItsShapeInsteadOfBeingFlattened() throws Exception {
         try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-featuremap.pt"))) {
-            assertThatThrownBy(() -> FineTuner.from(model).optHeadReplacer(Heads.auto(new Shape(3, 32, 32))).replaceHead(5))
+            assertThatThrownBy(() -> FineTuner.from(model).optHeadReplacer(Heads.auto(new Shape(3, 32, 32))).replaceHead(5).block())
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("tiny-cnn-featuremap.pt outputs shape (1, 32, 16, 16)")
                     .hasMessageContaining("input of shape (1, 3, 32, 32)")
                     .hasMessageContaining("needs (N, features)")
                     .hasMessageContaining("Pool and flatten");
             // the default probe reads the input channels from the first convolution
-            assertThatThrownBy(() -> FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(5))
+            assertThatThrownBy(() -> FineTuner.from(model).optHeadReplacer(Heads.auto()).replaceHead(5).block())
                     .hasMessageContaining("outputs shape (1, 32, 112, 112) for an input of shape (1, 3, 224, 224)");
 
             // the fix the message gives: pool in Java, then the head fits

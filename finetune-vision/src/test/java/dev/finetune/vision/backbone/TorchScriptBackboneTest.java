@@ -160,7 +160,7 @@ class TorchScriptBackboneTest {
                 .hasMessageContaining("notes.pt")
                 .hasMessageContaining("is not a TorchScript module");
         try (Model classifier = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn.pt"))) {
-            assertThatThrownBy(() -> FineTuner.from(classifier).replaceHead(3))
+            assertThatThrownBy(() -> FineTuner.from(classifier).replaceHead(3).block())
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("Cannot find the head of a PtSymbolBlock")
                     .hasMessageContaining("headless backbone");
