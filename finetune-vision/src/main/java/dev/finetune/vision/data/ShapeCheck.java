@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.Pipeline;
+import dev.finetune.vision.image.ResizeMode;
 import dev.finetune.vision.transform.DescribedPipeline;
 import dev.finetune.vision.transform.ImagePipeline;
 
@@ -38,14 +39,16 @@ final class ShapeCheck {
             try {
                 shape = pipeline.outputShape(wh[0], wh[1]);
             } catch (IllegalArgumentException e) {
-                problems.add(s.path() + ": " + e.getMessage());
+                problems.add(s.path() + " (" + wh[0] + "x" + wh[1] + ")");
             }
         }
         if (!problems.isEmpty()) {
+            int side = pipeline.size();
             throw new IllegalArgumentException(problems.size() + " of " + catalog.size() + " images are too small for the "
-                    + pipeline.size() + "x" + pipeline.size() + " input (" + pipeline.resizeMode() + ", optAllowUpscale"
-                    + " false): " + list(problems) + ". Resize or remove them, or build the ImagePipeline with"
-                    + " optAllowUpscale(true) to enlarge them.");
+                    + side + "x" + side + " input, which " + pipeline.resizeMode() + " would enlarge them to ("
+                    + (pipeline.resizeMode() == ResizeMode.PAD ? "the long side" : "both sides") + " must be at least "
+                    + side + " while optAllowUpscale is false): " + list(problems) + ". Resize or remove them, or build"
+                    + " the ImagePipeline with optAllowUpscale(true) to enlarge them.");
         }
         return shape == null ? pipeline.outputShape(pipeline.size(), pipeline.size()) : shape;
     }
