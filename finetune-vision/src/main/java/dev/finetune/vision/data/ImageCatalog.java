@@ -1,10 +1,13 @@
 package dev.finetune.vision.data;
 
+import ai.djl.ndarray.types.Shape;
 import dev.finetune.core.loss.ClassCounts;
+import dev.finetune.vision.transform.ImagePipeline;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +22,9 @@ import java.util.stream.Stream;
 /**
  * The labelled image files of a dataset, read from an image folder (one sub-folder per class, as
  * DJL's {@code ImageFolder}): classes in sorted folder order, hidden and non-image files left out
- * and listed, every image checked to decode, unreadable ones failed or skipped as the caller chose,
- * and an optional group (patient, product, video) per file for leakage-free splits.
+ * and listed, every image checked to decode and its size recorded, unreadable ones failed or
+ * skipped as the caller chose, and an optional group (patient, product, video) per file for
+ * leakage-free splits.
  */
 public final class ImageCatalog {
 
@@ -125,6 +129,21 @@ public final class ImageCatalog {
             labels[i] = samples.get(i).label();
         }
         return ClassCounts.of(classNames, labels);
+    }
+
+    /**
+     * Checks, from the recorded sizes alone (in milliseconds, before any training), that a pipeline
+     * turns every image into the same network input; call it on the whole catalog before splitting,
+     * so that no part fails later (an {@code ImageDataset} checks its own part when it is built).
+     *
+     * @param pipeline the image preprocessing
+     * @return the input shape every image gets, C x size x size
+     * @throws IOException if a sample without a recorded size has an unreadable header
+     * @throws IllegalArgumentException naming every image that cannot be framed (the first ten) and
+     *     what to do, e.g. an image smaller than the input while {@code optAllowUpscale} is false
+     */
+    public Shape checkShapes(ImagePipeline pipeline) throws IOException {
+        return ShapeCheck.bySize(this, pipeline);
     }
 
     /** @return the distinct files' paths */
@@ -254,16 +273,19 @@ public final class ImageCatalog {
                         ignored.add(new SkippedFile(f, "not an image (extension)"));
                     } else {
                         try {
+                            int[] size;
                             if (decode) {
-                                ImageFiles.read(f, maxPixels).flush();
+                                BufferedImage image = ImageFiles.read(f, maxPixels);
+                                size = new int[] {image.getWidth(), image.getHeight()};
+                                image.flush();
                             } else {
-                                int[] size = ImageFiles.size(f);
+                                size = ImageFiles.size(f);
                                 if ((long) size[0] * size[1] > maxPixels) {
                                     throw new IOException(f + ": " + size[0] + "x" + size[1]
                                             + " pixels, more than the limit of " + maxPixels);
                                 }
                             }
-                            samples.add(new ImageSample(f, label, groupKey == null ? null : groupOf(f)));
+                            samples.add(new ImageSample(f, label, groupKey == null ? null : groupOf(f), size[0], size[1]));
                         } catch (IOException e) {
                             unreadable.add(new SkippedFile(f, e.getMessage()));
                         }

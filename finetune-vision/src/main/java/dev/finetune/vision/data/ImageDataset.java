@@ -8,11 +8,16 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.Pipeline;
 import ai.djl.util.Progress;
+import dev.finetune.vision.image.Backdrop;
+import dev.finetune.vision.transform.DescribedPipeline;
 
+import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.Objects;
 
 /**
@@ -20,7 +25,14 @@ import java.util.Objects;
  * grey) passed through the transform pipeline (default: to a CHW tensor in [0, 1]) and its class
  * index. Images are read from disk when a record is asked for, so the pipeline's random
  * augmentations differ every epoch; use an evaluation pipeline for validation, test and feature
- * caching.
+ * caching. A transparent image is composited over a background colour before it becomes an array
+ * (the {@code ImagePipeline}'s, white by default; see {@link Backdrop}).
+ *
+ * <p>Given a pipeline made by an {@code ImagePipeline} ({@code training()} or {@code evaluation()}),
+ * {@link Builder#build()} checks from the catalog's recorded sizes that every image can become the
+ * network input, and fails at once naming the images that cannot, instead of mid-training or in
+ * {@code evaluate()} after the fit. {@link #checkShapes()} checks any pipeline by running it once
+ * per distinct image size.
  */
 public final class ImageDataset extends RandomAccessDataset {
 
@@ -28,6 +40,7 @@ public final class ImageDataset extends RandomAccessDataset {
     private final Pipeline transform;
     private final Image.Flag flag;
     private final long maxPixels;
+    private final Color background;
 
     private ImageDataset(Builder builder) {
         super(builder);
@@ -35,6 +48,7 @@ public final class ImageDataset extends RandomAccessDataset {
         transform = builder.pipelineOrDefault();
         flag = builder.flag;
         maxPixels = builder.maxPixels;
+        background = builder.background();
         pipeline = null; // applied in get(), so that every reader of a record sees the same input
     }
 
@@ -48,10 +62,30 @@ public final class ImageDataset extends RandomAccessDataset {
         return catalog;
     }
 
+    /** @return the colour transparent pixels are composited over */
+    public Color background() {
+        return background;
+    }
+
+    /**
+     * Runs the pipeline once on a blank image of each distinct image size of the catalog (no file
+     * is decoded; a training pipeline made by an {@code ImagePipeline} runs as a twin, so its random
+     * draws are untouched) and checks that all give one shape: any pipeline, also one this library
+     * did not make, is checked before training.
+     *
+     * @return the input shape every image gets
+     * @throws IOException if a sample without a recorded size has an unreadable header
+     * @throws IllegalArgumentException naming the images whose shape differs from the others', or
+     *     that the pipeline refuses, and what to do
+     */
+    public Shape checkShapes() throws IOException {
+        return ShapeCheck.byDryRun(catalog, transform, flag);
+    }
+
     @Override
     public Record get(NDManager manager, long index) throws IOException {
         ImageSample s = catalog.samples().get(Math.toIntExact(index));
-        BufferedImage decoded = ImageFiles.read(s.path(), maxPixels);
+        BufferedImage decoded = Backdrop.flatten(ImageFiles.read(s.path(), maxPixels), background, flag);
         Image image = ImageFactory.getInstance().fromImage(decoded);
         NDArray pixels = image.toNDArray(manager, flag);
         NDList data;
@@ -79,6 +113,7 @@ public final class ImageDataset extends RandomAccessDataset {
         private ImageCatalog catalog;
         private Image.Flag flag = Image.Flag.COLOR;
         private long maxPixels = ImageFiles.DEFAULT_MAX_PIXELS;
+        private Color background;
 
         private Builder() {}
 
@@ -114,15 +149,56 @@ public final class ImageDataset extends RandomAccessDataset {
             return this;
         }
 
+        /**
+         * @param colour the colour transparent pixels are composited over, for a pipeline not made
+         *     by an {@code ImagePipeline} (default white, {@link Backdrop#DEFAULT}); an
+         *     {@code ImagePipeline}'s pipeline brings its own ({@code optBackground} there)
+         * @return this
+         */
+        public Builder optBackground(Color colour) {
+            background = Objects.requireNonNull(colour, "optBackground(colour)");
+            return this;
+        }
+
+        private Color background() {
+            if (pipeline instanceof DescribedPipeline) {
+                return ((DescribedPipeline) pipeline).description().background();
+            }
+            return background != null ? background : Backdrop.DEFAULT;
+        }
+
         private Pipeline pipelineOrDefault() {
             return pipeline != null ? pipeline : new Pipeline(new ToTensor());
         }
 
-        /** @return the dataset */
+        /**
+         * Builds the dataset; with a pipeline made by an {@code ImagePipeline}, first checks from the
+         * catalog's recorded sizes (no decoding) that every image can become the network input.
+         *
+         * @return the dataset
+         * @throws IllegalArgumentException naming the images the pipeline cannot frame, and what to do
+         * @throws UncheckedIOException if a sample without a recorded size has an unreadable header
+         */
         public ImageDataset build() {
             Objects.requireNonNull(catalog, "setCatalog: the images");
             if (sampler == null) {
                 throw new IllegalStateException("Call setSampling(batchSize, shuffle) on the ImageDataset builder.");
+            }
+            if (pipeline instanceof DescribedPipeline) {
+                DescribedPipeline described = (DescribedPipeline) pipeline;
+                if (background != null && !background.equals(described.description().background())) {
+                    throw new IllegalArgumentException("optBackground(" + background + ") differs from the"
+                            + " ImagePipeline's background " + described.description().background()
+                            + ": set it once, with ImagePipeline.builder().optBackground(colour).");
+                }
+                try {
+                    ShapeCheck.bySize(catalog, described.description());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("ImageDataset (" + (described.isTraining() ? "training"
+                            : "evaluation") + " pipeline): " + e.getMessage(), e);
+                }
             }
             return new ImageDataset(this);
         }

@@ -4,6 +4,7 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
+import ai.djl.modality.cv.transform.ToTensor;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
@@ -12,7 +13,15 @@ import ai.djl.nn.SymbolBlock;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.Pipeline;
+import ai.djl.translate.Translator;
+import dev.finetune.vision.image.Backdrop;
+import dev.finetune.vision.image.Channels;
+import dev.finetune.vision.image.Framing;
+import dev.finetune.vision.image.Normalization;
+import dev.finetune.vision.image.ResizeMode;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
@@ -20,14 +29,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 
 /**
  * Writes a fine-tuned classifier as a DJL model directory: the weights ({@code name-0000.params}),
- * {@code synset.txt} with the class names, and a {@code serving.properties} naming DJL's image
- * classification translator with the preprocessing the network was trained with, so that
- * {@code Criteria} + {@code Predictor<Image, Classifications>} serve it with no further code.
+ * {@code synset.txt} with the class names, and a {@code serving.properties} naming this library's
+ * image classification translator ({@link ImageClassifierTranslatorFactory}) with the preprocessing
+ * the network was evaluated with, so that {@link #criteria} or {@link #load} +
+ * {@code Predictor<Image, Classifications>} serve it with no further code and see exactly what
+ * evaluation saw, for an image of any size (see {@link #servingProperties} for a plain DJL
+ * {@code Criteria}).
  *
  * <p>A TorchScript backbone (alone, or followed by a new linear head) is rebuilt by DJL itself:
  * {@code serving.properties} names {@link TorchScriptClassifierBlockFactory}, so a plain
@@ -39,34 +52,59 @@ public final class ClassifierExport {
     private ClassifierExport() {}
 
     /**
-     * How an image becomes the network's input: resize to width x height, optional centre crop,
-     * colour or grey, scaling to [0, 1] and an optional mean/std normalisation.
+     * How an image becomes the network's input, the same in evaluation and serving: composited over
+     * the background if transparent, brought to colour or grey, framed to exactly width x height by
+     * the resize mode, scaled to [0, 1] and optionally normalised. {@link #pipeline()} is that
+     * preprocessing as a DJL pipeline; the exported model's translator applies it.
      *
      * @param width input width
      * @param height input height
      * @param grey whether the network takes one grey channel
-     * @param centerCrop whether to centre-crop after resizing the short side
-     * @param mean per-channel mean subtracted after scaling to [0, 1], or null for none
+     * @param resizeMode how an image of any size becomes width x height
+     * @param mean per-channel mean subtracted after scaling to [0, 1] (3 values, 1 for grey), or null for none
      * @param std per-channel standard deviation, or null for none
-     * @param resizeShort with centerCrop, the short side to resize to before the crop (e.g. 256 for a
-     *     224 crop), or 0 for the larger of width and height
+     * @param resizeShort for {@code CENTER_CROP}, the short side the image is scaled to before the
+     *     crop (e.g. 256 for a 224 crop), or 0 for the larger of width and height; 0 for other modes
+     * @param background the colour under transparent pixels and of letterbox bars (default white)
      */
-    public record Preprocessing(int width, int height, boolean grey, boolean centerCrop, float[] mean, float[] std,
-                                int resizeShort) {
-        /** Validates the sizes. */
+    public record Preprocessing(int width, int height, boolean grey, ResizeMode resizeMode, float[] mean, float[] std,
+                                int resizeShort, Color background) {
+        /** Validates the sizes, the normalisation and the mode. */
         public Preprocessing {
             if (width < 1 || height < 1) {
                 throw new IllegalArgumentException("Input size must be positive, got " + width + "x" + height);
             }
-            if (resizeShort != 0 && (!centerCrop || resizeShort < Math.max(width, height))) {
-                throw new IllegalArgumentException("resizeShort " + resizeShort + " needs centerCrop and must be at "
+            Objects.requireNonNull(resizeMode, "resizeMode");
+            Objects.requireNonNull(background, "background colour (e.g. java.awt.Color.WHITE)");
+            if (resizeShort != 0 && (resizeMode != ResizeMode.CENTER_CROP || resizeShort < Math.max(width, height))) {
+                throw new IllegalArgumentException("resizeShort " + resizeShort + " needs CENTER_CROP and must be at "
                         + "least the input size " + width + "x" + height + " (or 0)");
             }
+            int channels = grey ? 1 : 3;
             if ((mean == null) != (std == null)
-                    || (mean != null && (mean.length != 3 || std.length != 3 || grey))) {
-                throw new IllegalArgumentException(
-                        "Normalisation takes three means and three standard deviations, for colour input only.");
+                    || (mean != null && (mean.length != channels || std.length != channels))) {
+                throw new IllegalArgumentException("Normalisation takes " + channels + " mean(s) and " + channels
+                        + " standard deviation(s) for " + (grey ? "grey" : "colour") + " input, or null for both.");
             }
+            mean = mean == null ? null : mean.clone();
+            std = std == null ? null : std.clone();
+        }
+
+        /**
+         * With a centre crop or a squash, over a white background.
+         *
+         * @param width input width
+         * @param height input height
+         * @param grey whether the network takes one grey channel
+         * @param centerCrop true: resize the short side and centre-crop; false: squash to width x height
+         * @param mean per-channel mean, or null for none
+         * @param std per-channel standard deviation, or null for none
+         * @param resizeShort with centerCrop, the short side before the crop, or 0 for the larger of width and height
+         */
+        public Preprocessing(int width, int height, boolean grey, boolean centerCrop, float[] mean, float[] std,
+                             int resizeShort) {
+            this(width, height, grey, centerCrop ? ResizeMode.CENTER_CROP : ResizeMode.SQUASH, mean, std, resizeShort,
+                    Backdrop.DEFAULT);
         }
 
         /**
@@ -75,7 +113,7 @@ public final class ClassifierExport {
          * @param width input width
          * @param height input height
          * @param grey whether the network takes one grey channel
-         * @param centerCrop whether to centre-crop after resizing the short side
+         * @param centerCrop true: resize the short side and centre-crop; false: squash to width x height
          * @param mean per-channel mean, or null for none
          * @param std per-channel standard deviation, or null for none
          */
@@ -102,6 +140,50 @@ public final class ClassifierExport {
         public static Preprocessing imageNet(int size) {
             return new Preprocessing(size, size, false, true,
                     new float[] {0.485f, 0.456f, 0.406f}, new float[] {0.229f, 0.224f, 0.225f});
+        }
+
+        /** @return whether the mode is {@link ResizeMode#CENTER_CROP} */
+        public boolean centerCrop() {
+            return resizeMode == ResizeMode.CENTER_CROP;
+        }
+
+        @Override
+        public float[] mean() {
+            return mean == null ? null : mean.clone();
+        }
+
+        @Override
+        public float[] std() {
+            return std == null ? null : std.clone();
+        }
+
+        /**
+         * The preprocessing of a decoded HWC image (uint8 or float on the 0-255 scale, 1 or 3
+         * channels, already composited over the background) into the CHW FLOAT32 network input:
+         * channels, framing, to tensor, normalisation. The served model applies exactly this.
+         *
+         * @return a new DJL pipeline
+         */
+        public Pipeline pipeline() {
+            Pipeline p = new Pipeline();
+            p.add(new Channels(grey ? 1 : 3));
+            p.add(new Framing(resizeMode, width, height, resizeShort, background));
+            p.add(new ToTensor());
+            if (mean != null) {
+                p.add(new Normalization(mean, std));
+            }
+            return p;
+        }
+
+        /**
+         * Reads the settings {@link ClassifierExport#servingProperties} writes.
+         *
+         * @param arguments {@code serving.properties} entries (DJL passes them as translator arguments)
+         * @return the preprocessing
+         * @throws IllegalArgumentException naming the entry that is missing or malformed
+         */
+        public static Preprocessing fromArguments(Map<String, ?> arguments) {
+            return ServingArguments.preprocessing(arguments);
         }
     }
 
@@ -155,8 +237,15 @@ public final class ClassifierExport {
     }
 
     /**
-     * The {@code serving.properties} settings that {@link #save} writes: DJL's image classification
-     * translator factory and its arguments for this preprocessing.
+     * The {@code serving.properties} settings that {@link #save} writes: this library's translator
+     * factory ({@link ImageClassifierTranslatorFactory}) with the preprocessing, read back by
+     * {@link Preprocessing#fromArguments}, which {@link #criteria} and {@link #load} serve exactly
+     * (transparency, every image size, every resize mode; finetune-vision must be on the class
+     * path). DJL 0.35.1 picks its own translator for a plain {@code Criteria} of
+     * {@code Image -> Classifications}, whatever {@code translatorFactory} says; for it the settings
+     * also hold DJL's translator keys as the closest DJL equivalent: a squash is the same resize, a
+     * centre crop is DJL's {@code ResizeShort} + {@code CenterCrop} (3x225x224 for some image
+     * sizes), a letterbox has none (DJL squashes), and transparency is not composited.
      *
      * @param preprocessing how images become inputs
      * @return the settings
@@ -164,9 +253,9 @@ public final class ClassifierExport {
     public static Properties servingProperties(Preprocessing preprocessing) {
         Properties p = new Properties();
         p.setProperty("engine", "PyTorch");
-        p.setProperty("translatorFactory", "ai.djl.modality.cv.translator.ImageClassificationTranslatorFactory");
-        p.setProperty("width", String.valueOf(preprocessing.width()));
-        p.setProperty("height", String.valueOf(preprocessing.height()));
+        p.setProperty("translatorFactory", ImageClassifierTranslatorFactory.class.getName());
+        ServingArguments.write(preprocessing, p);
+        // DJL's own image classification translator, for a plain Criteria
         p.setProperty("flag", preprocessing.grey() ? "GRAYSCALE" : "COLOR");
         if (preprocessing.centerCrop()) {
             p.setProperty("resizeShort",
@@ -176,17 +265,29 @@ public final class ClassifierExport {
             p.setProperty("resize", "true");
         }
         p.setProperty("toTensor", "true");
-        if (preprocessing.mean() != null) {
-            p.setProperty("normalize", join(preprocessing.mean()) + "," + join(preprocessing.std()));
+        if (preprocessing.mean() != null && !preprocessing.grey()) {
+            p.setProperty("normalize", p.getProperty(ServingArguments.NORMALIZE));
         }
         p.setProperty("applySoftmax", "true");
         return p;
     }
 
     /**
-     * DJL criteria for an exported directory: image in, classifications out, the PyTorch engine
-     * and the directory's model name. Add {@code optBlock(architecture)} for a DJL-built block;
-     * a TorchScript backbone needs nothing more.
+     * The translator an exported model is served with, for a model in memory: the same
+     * preprocessing (transparency, framing, normalisation) and softmax probabilities per class.
+     *
+     * @param preprocessing how images become inputs
+     * @param classNames class names in label order
+     * @return a new translator
+     */
+    public static Translator<Image, Classifications> translator(Preprocessing preprocessing, List<String> classNames) {
+        return ImageClassifierTranslatorFactory.translator(preprocessing, List.copyOf(classNames), true, 5);
+    }
+
+    /**
+     * DJL criteria for an exported directory: image in, classifications out, the PyTorch engine,
+     * and this library's translator, which preprocesses exactly as evaluation did. Add
+     * {@code optBlock(architecture)} for a DJL-built block; a TorchScript backbone needs nothing more.
      *
      * @param dir a directory written by {@link #save}
      * @return the criteria builder, ready to {@code build()}
@@ -197,7 +298,8 @@ public final class ClassifierExport {
         return Criteria.builder()
                 .setTypes(Image.class, Classifications.class)
                 .optModelPath(dir)
-                .optEngine("PyTorch");
+                .optEngine("PyTorch")
+                .optTranslatorFactory(new ImageClassifierTranslatorFactory());
     }
 
     /**
@@ -243,13 +345,5 @@ public final class ClassifierExport {
             p.load(r);
         }
         return p;
-    }
-
-    private static String join(float[] values) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < values.length; i++) {
-            sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT, "%s", values[i]));
-        }
-        return sb.toString();
     }
 }

@@ -1,8 +1,8 @@
 package dev.finetune.vision.transform;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.Transform;
+import dev.finetune.vision.image.Channels;
 
 /**
  * Turns a one-channel HWC image into three identical channels; a three-channel image passes
@@ -10,11 +10,12 @@ import ai.djl.translate.Transform;
  */
 public final class GreyToRgb implements Transform {
 
+    private static final Channels STEP = new Channels(3);
+
     /** {@inheritDoc} */
     @Override
     public NDArray transform(NDArray array) {
-        Shape s = Hwc.check(array, "GreyToRgb");
-        return s.get(2) == 3 ? array : array.repeat(2, 3);
+        return STEP.transform(array);
     }
 
     @Override

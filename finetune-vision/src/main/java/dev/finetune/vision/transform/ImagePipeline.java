@@ -1,16 +1,17 @@
 package dev.finetune.vision.transform;
 
-import ai.djl.modality.cv.transform.CenterCrop;
-import ai.djl.modality.cv.transform.Normalize;
-import ai.djl.modality.cv.transform.ResizeShort;
 import ai.djl.modality.cv.transform.ToTensor;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.translate.Pipeline;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.Transform;
 import dev.finetune.vision.export.ClassifierExport;
+import dev.finetune.vision.image.Normalization;
+import dev.finetune.vision.image.ResizeMode;
 
+import java.awt.Color;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
 import java.util.Random;
 
 /**
@@ -18,9 +19,19 @@ import java.util.Random;
  * pipeline and a deterministic evaluation pipeline are derived; both take an HWC image (uint8 or
  * float on the 0-255 scale) and end with a CHW FLOAT32 tensor, normalised if a mean and std are set.
  *
- * <p>Training: channels, random resized crop, optional horizontal flip, rotation and colour jitter,
- * to tensor, normalise. Evaluation: channels, resize the short side to {@link #evalResize()} (by
- * default {@code round(size * 256 / 224)}), centre crop, to tensor, normalise. Each random step owns
+ * <p>Every image, of any size and aspect ratio, becomes exactly C x size x size. How it is framed is
+ * the {@link ResizeMode} ({@link Builder#optResizeMode}): {@code CENTER_CROP} (default) resizes the
+ * short side to {@link #evalResize()} (by default {@code round(size * 256 / 224)}) and cuts the
+ * centre, {@code SQUASH} resizes the whole image to size x size, {@code PAD} fits the long side and
+ * fills the rest with the background colour. Transparent images are composited over the background
+ * colour ({@link Builder#optBackground}, default white) by the {@code ImageDataset} and by the
+ * exported model's translator, never left to what the file stores under transparent pixels.
+ *
+ * <p>Training: channels, random resized crop (for {@code SQUASH} and {@code PAD} with the ratio
+ * relative to the image's and the crop squashed or letterboxed, so the framing matches evaluation),
+ * optional horizontal flip, rotation and colour jitter, to tensor, normalise. Evaluation: channels,
+ * framing, to tensor, normalise: exactly {@link #toPreprocessing()}'s pipeline, which the exported
+ * model serves (with the size guard in front unless {@code optAllowUpscale(true)}). Each random step owns
  * a {@link Random} seeded from the pipeline seed, never DJL's global {@code RandomUtils}, so the same
  * seed gives the same augmentations as long as images pass through the pipeline in the same order
  * (DJL datasets without a prefetching executor); one pipeline's draws advance with each image.
@@ -50,6 +61,8 @@ public final class ImagePipeline {
     private final float hue;
     private final boolean grey;
     private final boolean allowUpscale;
+    private final ResizeMode resizeMode;
+    private final Color background;
     private final float[] mean;
     private final float[] std;
     private final long seed;
@@ -71,6 +84,8 @@ public final class ImagePipeline {
         hue = b.hue;
         grey = b.grey;
         allowUpscale = b.allowUpscale;
+        resizeMode = b.resizeMode;
+        background = b.background;
         if (b.normalizationSet) {
             mean = b.mean == null ? null : b.mean.clone();
             std = b.std == null ? null : b.std.clone();
@@ -103,12 +118,12 @@ public final class ImagePipeline {
         Builder b = new Builder().setSize(size).optEvalResize(evalResize).optScale(minScale, maxScale)
                 .optRatio(minRatio, maxRatio).optFlip(flip).optRotation(rotation).optRotationFill(rotationFill)
                 .optColorJitter(brightness, contrast, saturation, hue).optGrey(grey).optAllowUpscale(allowUpscale)
-                .optSeed(seed);
+                .optResizeMode(resizeMode).optBackground(background).optSeed(seed);
         return normalizationSet ? b.optNormalization(mean, std) : b;
     }
 
     /** @return the training pipeline seeded with {@link #seed()} */
-    public Pipeline training() {
+    public DescribedPipeline training() {
         return training(seed);
     }
 
@@ -119,20 +134,20 @@ public final class ImagePipeline {
      * @param seed seed of all random steps
      * @return a new pipeline (DJL pipelines are mutable; each call builds a fresh one)
      */
-    public Pipeline training(long seed) {
+    public DescribedPipeline training(long seed) {
         Random seeds = new Random(seed);
         // draw every step's seed, used or not, so that turning one step off leaves the others' draws alone
         long cropSeed = seeds.nextLong();
         long flipSeed = seeds.nextLong();
         long rotationSeed = seeds.nextLong();
         long jitterSeed = seeds.nextLong();
-        Pipeline p = new Pipeline();
-        p.add(channels());
+        List<Transform> p = new ArrayList<>();
+        p.add(grey ? new RgbToGrey() : new GreyToRgb());
         if (!allowUpscale) {
-            p.add(new SizeGuard(size, size, "random resized crop"));
+            p.add(new SizeGuard(resizeMode, size, size, "random resized crop"));
         }
         p.add(new ToFloat());
-        p.add(new ResizedCrop(size, size, minScale, maxScale, minRatio, maxRatio, cropSeed));
+        p.add(new ResizedCrop(size, size, minScale, maxScale, minRatio, maxRatio, cropSeed, resizeMode, background));
         if (flip) {
             p.add(new HorizontalFlip(0.5, flipSeed));
         }
@@ -142,52 +157,63 @@ public final class ImagePipeline {
         if (brightness > 0 || contrast > 0 || saturation > 0 || hue > 0) {
             p.add(new ColorJitter(brightness, contrast, saturation, hue, jitterSeed));
         }
-        return tensor(p);
+        p.add(new ToTensor());
+        if (mean != null) {
+            p.add(new Normalization(mean, std));
+        }
+        return new DescribedPipeline(this, true, seed, p);
     }
 
     /**
-     * The deterministic evaluation pipeline: no augmentation. With the default (colour, normalised
-     * or not) settings it computes exactly what DJL's image classification translator computes from
-     * {@link #toPreprocessing()}.
+     * The deterministic evaluation pipeline: no augmentation; exactly the pipeline of
+     * {@link #toPreprocessing()}, which the exported model serves, preceded by the size guard
+     * unless {@code optAllowUpscale(true)}.
      *
      * @return a new pipeline
      */
-    public Pipeline evaluation() {
-        Pipeline p = new Pipeline();
-        p.add(channels());
+    public DescribedPipeline evaluation() {
+        List<Transform> p = new ArrayList<>();
         if (!allowUpscale) {
-            p.add(new SizeGuard(size, size, "centre crop"));
+            p.add(new SizeGuard(resizeMode, size, size, guardName()));
         }
-        p.add(new ResizeShort(evalResize));
-        p.add(new CenterCrop(size, size));
-        return tensor(p);
+        p.addAll(toPreprocessing().pipeline().getTransforms());
+        return new DescribedPipeline(this, false, seed, p);
     }
 
     /**
-     * The evaluation preprocessing as export settings, so that the exported model serves the inputs
-     * it was evaluated on (DJL's translator always resizes, so {@code optAllowUpscale} is not carried).
+     * The evaluation preprocessing as export settings, so that the exported model serves exactly
+     * the inputs it was evaluated on, images of any size included (the served model always
+     * resizes, so {@code optAllowUpscale} is not carried).
      *
      * @return the export preprocessing
-     * @throws IllegalStateException for a grey pipeline with normalisation, which the export cannot express
      */
     public ClassifierExport.Preprocessing toPreprocessing() {
-        if (grey && mean != null) {
-            throw new IllegalStateException("ClassifierExport.Preprocessing normalises colour input only; "
-                    + "build the grey pipeline with optNormalization(null, null) to export it");
-        }
-        return new ClassifierExport.Preprocessing(size, size, grey, true, mean, std, evalResize);
+        return new ClassifierExport.Preprocessing(size, size, grey, resizeMode, mean, std,
+                resizeMode == ResizeMode.CENTER_CROP ? evalResize : 0, background);
     }
 
-    private Transform channels() {
-        return grey ? new RgbToGrey() : new GreyToRgb();
+    /**
+     * The network input a width x height image becomes, computed from the size alone (the catalog
+     * records every image's size, so a whole data set is checked in milliseconds).
+     *
+     * @param width image width
+     * @param height image height
+     * @return C x size x size (C is 1 for grey, 3 for colour), the same for every image
+     * @throws IllegalArgumentException for an image that framing would enlarge while
+     *     {@code optAllowUpscale} is false, naming both sizes
+     */
+    public Shape outputShape(int width, int height) {
+        if (width < 1 || height < 1) {
+            throw new IllegalArgumentException("An image must have at least 1x1 pixels, got " + width + "x" + height);
+        }
+        if (!allowUpscale && !SizeGuard.fits(resizeMode, width, height, size, size)) {
+            throw new IllegalArgumentException(SizeGuard.tooSmall(resizeMode, guardName(), width, height, size, size));
+        }
+        return new Shape(grey ? 1 : 3, size, size);
     }
 
-    private Pipeline tensor(Pipeline p) {
-        p.add(new ToTensor());
-        if (mean != null) {
-            p.add(grey ? new GreyNormalize(mean[0], std[0]) : new Normalize(mean, std));
-        }
-        return p;
+    private String guardName() {
+        return resizeMode == ResizeMode.CENTER_CROP ? "centre crop" : resizeMode == ResizeMode.SQUASH ? "squash" : "letterbox";
     }
 
     /** @return the network input side */
@@ -195,7 +221,7 @@ public final class ImagePipeline {
         return size;
     }
 
-    /** @return the short side images are resized to before the evaluation centre crop */
+    /** @return the short side images are resized to before the evaluation centre crop (CENTER_CROP only) */
     public int evalResize() {
         return evalResize;
     }
@@ -235,6 +261,16 @@ public final class ImagePipeline {
         return allowUpscale;
     }
 
+    /** @return how images are framed to size x size */
+    public ResizeMode resizeMode() {
+        return resizeMode;
+    }
+
+    /** @return the colour under transparent pixels and of letterbox bars */
+    public Color background() {
+        return background;
+    }
+
     /** @return the normalisation means on the [0, 1] scale, or null for none */
     public float[] mean() {
         return mean == null ? null : mean.clone();
@@ -255,223 +291,20 @@ public final class ImagePipeline {
         return "ImagePipeline{size=" + size + ", evalResize=" + evalResize + ", scale=[" + minScale + ", " + maxScale
                 + "], ratio=[" + minRatio + ", " + maxRatio + "], flip=" + flip + ", rotation=" + rotation
                 + ", jitter=" + Arrays.toString(colorJitter()) + ", grey=" + grey + ", allowUpscale=" + allowUpscale
+                + ", resizeMode=" + resizeMode + ", background=#" + Integer.toHexString(background.getRGB() & 0xffffff)
                 + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + ", seed=" + seed + "}";
     }
 
-    /** Converts to FLOAT32 so that resampling and jitter are not truncated to integers. */
-    private static final class ToFloat implements Transform {
-        @Override
-        public NDArray transform(NDArray array) {
-            return array.getDataType() == DataType.FLOAT32 ? array : array.toType(DataType.FLOAT32, false);
-        }
-    }
-
-    /** One-channel normalisation (DJL's {@code Normalize} assumes three channels). */
-    private static final class GreyNormalize implements Transform {
-        private final float mean;
-        private final float std;
-
-        GreyNormalize(float mean, float std) {
-            this.mean = mean;
-            this.std = std;
-        }
-
-        @Override
-        public NDArray transform(NDArray array) {
-            return array.sub(mean).divi(std);
-        }
-    }
-
-    /** Builds an {@link ImagePipeline}; settings are checked as they are given. */
-    public static final class Builder {
-        private int size;
-        private int evalResize;
-        private double minScale = 0.08;
-        private double maxScale = 1.0;
-        private double minRatio = 3.0 / 4.0;
-        private double maxRatio = 4.0 / 3.0;
-        private boolean flip = true;
-        private double rotation = 10;
-        private float rotationFill;
-        private float brightness = 0.4f;
-        private float contrast = 0.4f;
-        private float saturation = 0.4f;
-        private float hue;
-        private boolean grey;
-        private boolean allowUpscale;
-        private boolean normalizationSet;
-        private float[] mean;
-        private float[] std;
-        private long seed;
+    /**
+     * Builds an {@link ImagePipeline}: {@code setSize} is required, every {@code optX} optional;
+     * settings are checked as they are given.
+     */
+    public static final class Builder extends PipelineSettings<Builder> {
 
         private Builder() {}
 
-        /**
-         * @param size the network input side (required)
-         * @return this builder
-         */
-        public Builder setSize(int size) {
-            if (size < 1) {
-                throw new IllegalArgumentException("setSize(size) must be at least 1, got " + size);
-            }
-            this.size = size;
-            return this;
-        }
-
-        /**
-         * @param shortSide the short side before the evaluation centre crop, at least the size
-         *     (default {@code round(size * 256 / 224)})
-         * @return this builder
-         */
-        public Builder optEvalResize(int shortSide) {
-            if (shortSide < 1) {
-                throw new IllegalArgumentException("optEvalResize(shortSide) must be at least 1, got " + shortSide);
-            }
-            this.evalResize = shortSide;
-            return this;
-        }
-
-        /**
-         * @param min smallest crop area fraction (default 0.08)
-         * @param max largest crop area fraction (default 1)
-         * @return this builder
-         */
-        public Builder optScale(double min, double max) {
-            if (!(min > 0 && min <= max && max <= 1)) {
-                throw new IllegalArgumentException(
-                        "optScale(min, max) must satisfy 0 < min <= max <= 1, got (" + min + ", " + max + ")");
-            }
-            minScale = min;
-            maxScale = max;
-            return this;
-        }
-
-        /**
-         * @param min smallest crop aspect ratio, width / height (default 3/4)
-         * @param max largest crop aspect ratio (default 4/3)
-         * @return this builder
-         */
-        public Builder optRatio(double min, double max) {
-            if (!(min > 0 && min <= max && Double.isFinite(max))) {
-                throw new IllegalArgumentException(
-                        "optRatio(min, max) must satisfy 0 < min <= max, got (" + min + ", " + max + ")");
-            }
-            minRatio = min;
-            maxRatio = max;
-            return this;
-        }
-
-        /**
-         * @param flip whether training flips half the images left to right (default true)
-         * @return this builder
-         */
-        public Builder optFlip(boolean flip) {
-            this.flip = flip;
-            return this;
-        }
-
-        /**
-         * @param degrees largest training rotation either way, in [0, 180]; 0 turns it off (default 10)
-         * @return this builder
-         */
-        public Builder optRotation(double degrees) {
-            if (!(degrees >= 0 && degrees <= 180)) {
-                throw new IllegalArgumentException("optRotation(degrees) must be in [0, 180], got " + degrees);
-            }
-            rotation = degrees;
-            return this;
-        }
-
-        /**
-         * @param fill value on the 0-255 scale of the corners a rotation uncovers (default 0, black)
-         * @return this builder
-         */
-        public Builder optRotationFill(float fill) {
-            if (!(fill >= 0 && fill <= 255)) {
-                throw new IllegalArgumentException("optRotationFill(fill) must be in [0, 255], got " + fill);
-            }
-            rotationFill = fill;
-            return this;
-        }
-
-        /**
-         * @param brightness brightness strength, at least 0 (default 0.4)
-         * @param contrast contrast strength, at least 0 (default 0.4)
-         * @param saturation saturation strength, at least 0 (default 0.4)
-         * @param hue hue strength in [0, 0.5] (default 0); all 0 turns jitter off
-         * @return this builder
-         */
-        public Builder optColorJitter(float brightness, float contrast, float saturation, float hue) {
-            float[] v = {brightness, contrast, saturation};
-            String[] names = {"brightness", "contrast", "saturation"};
-            for (int i = 0; i < 3; i++) {
-                if (!(v[i] >= 0 && Float.isFinite(v[i]))) {
-                    throw new IllegalArgumentException(
-                            "optColorJitter " + names[i] + " must be at least 0, got " + v[i]);
-                }
-            }
-            if (!(hue >= 0 && hue <= 0.5f)) {
-                throw new IllegalArgumentException("optColorJitter hue must be in [0, 0.5], got " + hue);
-            }
-            this.brightness = brightness;
-            this.contrast = contrast;
-            this.saturation = saturation;
-            this.hue = hue;
-            return this;
-        }
-
-        /**
-         * @param grey true for networks taking one grey channel (e.g. Fashion-MNIST ones): colour
-         *     images become grey and, unless set, no normalisation is applied (default false: three
-         *     channels, grey images repeated)
-         * @return this builder
-         */
-        public Builder optGrey(boolean grey) {
-            this.grey = grey;
-            return this;
-        }
-
-        /**
-         * @param allowUpscale whether images smaller than size x size may be enlarged; when false
-         *     (default) they fail with a message naming both sizes
-         * @return this builder
-         */
-        public Builder optAllowUpscale(boolean allowUpscale) {
-            this.allowUpscale = allowUpscale;
-            return this;
-        }
-
-        /**
-         * @param mean channel means on the [0, 1] scale (3 for colour, 1 for grey), or null for none
-         * @param std channel standard deviations, all above 0, or null for none (default ImageNet's
-         *     for colour, none for grey)
-         * @return this builder
-         */
-        public Builder optNormalization(float[] mean, float[] std) {
-            if ((mean == null) != (std == null) || (mean != null && mean.length != std.length)) {
-                throw new IllegalArgumentException("optNormalization(mean, std) takes as many means as standard "
-                        + "deviations, or null for both");
-            }
-            if (std != null) {
-                for (float s : std) {
-                    if (!(s > 0 && Float.isFinite(s))) {
-                        throw new IllegalArgumentException(
-                                "optNormalization std must be above 0, got " + Arrays.toString(std));
-                    }
-                }
-            }
-            normalizationSet = true;
-            this.mean = mean == null ? null : mean.clone();
-            this.std = std == null ? null : std.clone();
-            return this;
-        }
-
-        /**
-         * @param seed seed of {@link ImagePipeline#training()} (default 0)
-         * @return this builder
-         */
-        public Builder optSeed(long seed) {
-            this.seed = seed;
+        @Override
+        Builder self() {
             return this;
         }
 

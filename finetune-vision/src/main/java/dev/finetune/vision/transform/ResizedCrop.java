@@ -4,7 +4,12 @@ import ai.djl.modality.cv.util.NDImageUtils;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.Transform;
+import dev.finetune.vision.image.Backdrop;
+import dev.finetune.vision.image.Framing;
+import dev.finetune.vision.image.ResizeMode;
 
+import java.awt.Color;
+import java.util.Objects;
 import java.util.Random;
 
 /**
@@ -12,6 +17,11 @@ import java.util.Random;
  * ratio (width / height) drawn log-uniformly from a ratio range, and resizes it to width x height
  * (torchvision's {@code RandomResizedCrop}: ten tries, then a centre crop of the whole image). It
  * draws from its own seeded generator, unlike DJL's, which uses the global {@code RandomUtils}.
+ *
+ * <p>With {@link ResizeMode#SQUASH} or {@link ResizeMode#PAD} the aspect ratio range is relative to
+ * the image's own (1 keeps the image's proportions) and the crop is squashed or letterboxed to the
+ * output, so that the training framing matches the evaluation framing of that mode, with the crop
+ * as mild augmentation; at scale 1 and ratio 1 it is exactly the evaluation framing.
  */
 public final class ResizedCrop implements Transform {
 
@@ -23,6 +33,8 @@ public final class ResizedCrop implements Transform {
     private final double maxScale;
     private final double minRatio;
     private final double maxRatio;
+    private final ResizeMode mode;
+    private final Color background;
     private final Random random;
 
     /**
@@ -38,6 +50,25 @@ public final class ResizedCrop implements Transform {
      */
     public ResizedCrop(int width, int height, double minScale, double maxScale, double minRatio, double maxRatio,
                        long seed) {
+        this(width, height, minScale, maxScale, minRatio, maxRatio, seed, ResizeMode.CENTER_CROP, Backdrop.DEFAULT);
+    }
+
+    /**
+     * Creates a random resized crop framed like the evaluation of a resize mode.
+     *
+     * @param width output width
+     * @param height output height
+     * @param minScale smallest area fraction, in (0, 1]
+     * @param maxScale largest area fraction, in [minScale, 1]
+     * @param minRatio smallest aspect ratio, above 0 (relative to the image's for SQUASH and PAD)
+     * @param maxRatio largest aspect ratio, at least minRatio
+     * @param seed seed of the draws
+     * @param mode {@code CENTER_CROP}: the crop is resized to the output; {@code SQUASH}: the same,
+     *     ratio relative to the image's; {@code PAD}: the crop is letterboxed, ratio relative
+     * @param background the letterbox colour for PAD
+     */
+    public ResizedCrop(int width, int height, double minScale, double maxScale, double minRatio, double maxRatio,
+                       long seed, ResizeMode mode, Color background) {
         if (width < 1 || height < 1) {
             throw new IllegalArgumentException("Crop size must be positive, got " + width + "x" + height);
         }
@@ -49,6 +80,8 @@ public final class ResizedCrop implements Transform {
         this.maxScale = maxScale;
         this.minRatio = minRatio;
         this.maxRatio = maxRatio;
+        this.mode = Objects.requireNonNull(mode, "resize mode");
+        this.background = Objects.requireNonNull(background, "background colour");
         this.random = new Random(seed);
     }
 
@@ -72,7 +105,7 @@ public final class ResizedCrop implements Transform {
         Shape shape = Hwc.check(array, "ResizedCrop");
         int[] box = box((int) shape.get(1), (int) shape.get(0));
         try (NDArray crop = NDImageUtils.crop(array, box[0], box[1], box[2], box[3])) {
-            return NDImageUtils.resize(crop, width, height);
+            return Framing.fit(crop, mode, width, height, background);
         }
     }
 
@@ -85,8 +118,12 @@ public final class ResizedCrop implements Transform {
      */
     int[] box(int w, int h) {
         double area = (double) w * h;
-        double logMin = Math.log(minRatio);
-        double logMax = Math.log(maxRatio);
+        double imageRatio = (double) w / h;
+        double relative = mode == ResizeMode.CENTER_CROP ? 1 : imageRatio;
+        double lowRatio = minRatio * relative;
+        double highRatio = maxRatio * relative;
+        double logMin = Math.log(lowRatio);
+        double logMax = Math.log(highRatio);
         for (int t = 0; t < TRIES; t++) {
             double target = area * (minScale + (maxScale - minScale) * random.nextDouble());
             double ratio = Math.exp(logMin + (logMax - logMin) * random.nextDouble());
@@ -99,20 +136,19 @@ public final class ResizedCrop implements Transform {
             }
         }
         // fallback: the largest centred box whose ratio is within range
-        double imageRatio = (double) w / h;
         int cw = w;
         int ch = h;
-        if (imageRatio < minRatio) {
-            ch = Math.max(1, (int) Math.round(w / minRatio));
-        } else if (imageRatio > maxRatio) {
-            cw = Math.max(1, (int) Math.round(h * maxRatio));
+        if (imageRatio < lowRatio) {
+            ch = Math.max(1, Math.min(h, (int) Math.round(w / lowRatio)));
+        } else if (imageRatio > highRatio) {
+            cw = Math.max(1, Math.min(w, (int) Math.round(h * highRatio)));
         }
         return new int[] {(w - cw) / 2, (h - ch) / 2, cw, ch};
     }
 
     @Override
     public String toString() {
-        return "ResizedCrop(" + width + "x" + height + ", scale=[" + minScale + ", " + maxScale + "], ratio=["
+        return "ResizedCrop(" + mode + " " + width + "x" + height + ", scale=[" + minScale + ", " + maxScale + "], ratio=["
                 + minRatio + ", " + maxRatio + "])";
     }
 }

@@ -1,8 +1,8 @@
 package dev.finetune.vision.transform;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.Transform;
+import dev.finetune.vision.image.Channels;
 
 /**
  * Turns a three-channel HWC image into one luma channel (0.299 R + 0.587 G + 0.114 B, FLOAT32); a
@@ -10,19 +10,12 @@ import ai.djl.translate.Transform;
  */
 public final class RgbToGrey implements Transform {
 
+    private static final Channels STEP = new Channels(1);
+
     /** {@inheritDoc} */
     @Override
     public NDArray transform(NDArray array) {
-        Shape s = Hwc.check(array, "RgbToGrey");
-        if (s.get(2) == 1) {
-            return array;
-        }
-        float[] x = Hwc.floats(array);
-        float[] g = new float[x.length / 3];
-        for (int p = 0; p < g.length; p++) {
-            g[p] = (float) (0.299 * x[3 * p] + 0.587 * x[3 * p + 1] + 0.114 * x[3 * p + 2]);
-        }
-        return Hwc.create(array, g, new Shape(s.get(0), s.get(1), 1));
+        return STEP.transform(array);
     }
 
     @Override

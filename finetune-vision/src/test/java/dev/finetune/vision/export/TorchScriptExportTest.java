@@ -5,7 +5,6 @@ import ai.djl.inference.Predictor;
 import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
 import ai.djl.modality.cv.ImageFactory;
-import ai.djl.modality.cv.translator.ImageClassificationTranslator;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -102,7 +101,8 @@ class TorchScriptExportTest {
                     new ClassifierExport.Preprocessing(32, 32, false, false, null, null));
             serving = servingArguments(export);
             try (Predictor<Image, Classifications> inMemory =
-                    model.newPredictor(ImageClassificationTranslator.builder(serving).optSynset(names).build())) {
+                    model.newPredictor(ClassifierExport.translator(
+                            ClassifierExport.Preprocessing.fromArguments(serving), names))) {
                 for (int k = 0; k < pngs.size(); k++) {
                     Classifications c = inMemory.predict(ImageFactory.getInstance().fromFile(pngs.get(k)));
                     expected[k] = new float[names.size()];
@@ -119,12 +119,8 @@ class TorchScriptExportTest {
         }
         assertThat(spread).as("a photo and a Fashion-MNIST item get different predictions").isGreaterThan(1e-3);
 
-        // a fresh model from the directory alone, through DJL's own Criteria
-        Criteria<Image, Classifications> criteria = Criteria.builder()
-                .setTypes(Image.class, Classifications.class)
-                .optModelPath(export)
-                .optEngine("PyTorch")
-                .build();
+        // a fresh model from the directory alone, through DJL's Criteria with the library's translator
+        Criteria<Image, Classifications> criteria = ClassifierExport.criteria(export).build();
         try (ZooModel<Image, Classifications> served = criteria.loadModel();
                 Predictor<Image, Classifications> predictor = served.newPredictor()) {
             assertThat(served.getBlock().getChildren().get(0).getValue()).isInstanceOf(PtSymbolBlock.class);
@@ -165,7 +161,8 @@ class TorchScriptExportTest {
             ClassifierExport.save(model, export, "tiny-cnn", names,
                     new ClassifierExport.Preprocessing(32, 32, false, false, null, null));
             try (Predictor<Image, Classifications> inMemory = model.newPredictor(
-                    ImageClassificationTranslator.builder(servingArguments(export)).optSynset(names).build())) {
+                    ClassifierExport.translator(ClassifierExport.Preprocessing.fromArguments(servingArguments(export)),
+                            names))) {
                 Classifications c = inMemory.predict(ImageFactory.getInstance().fromFile(photo));
                 for (int i = 0; i < names.size(); i++) {
                     expected[i] = (float) c.get(names.get(i)).getProbability();

@@ -1,19 +1,17 @@
 package dev.finetune.vision.transform;
 
-import ai.djl.Model;
+import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
-import ai.djl.modality.cv.translator.ImageClassificationTranslator;
 import ai.djl.modality.cv.util.NDImageUtils;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
 import ai.djl.translate.Pipeline;
-import ai.djl.translate.TranslatorContext;
-import ai.djl.metric.Metrics;
+import ai.djl.translate.Translator;
 import dev.finetune.vision.export.ClassifierExport;
+import dev.finetune.vision.export.ImageClassifierTranslatorFactory;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -71,14 +69,19 @@ class ImagePipelineTest {
         assertThat(pre.centerCrop()).isTrue();
         assertThat(pre.mean()).containsExactly(ImagePipeline.IMAGENET_MEAN);
         Properties props = ClassifierExport.servingProperties(pre);
-        assertThat(props.getProperty("resizeShort")).isEqualTo("256");
+        assertThat(props.getProperty("translatorFactory")).isEqualTo(ImageClassifierTranslatorFactory.class.getName());
         Map<String, Object> args = new HashMap<>();
         props.forEach((k, v) -> args.put(k.toString(), v));
-        ImageClassificationTranslator translator = ImageClassificationTranslator.builder(args).build();
+        ClassifierExport.Preprocessing read = ClassifierExport.Preprocessing.fromArguments(args);
+        assertThat(read.resizeShort()).isEqualTo(256);
+        assertThat(read.mean()).containsExactly(ImagePipeline.IMAGENET_MEAN);
+        assertThat(read.std()).containsExactly(ImagePipeline.IMAGENET_STD);
+        Translator<Image, Classifications> translator =
+                new ImageClassifierTranslatorFactory().newInstance(Image.class, Classifications.class, null, args);
         try (NDManager m = NDManager.newBaseManager()) {
             for (String photo : PHOTOS) {
                 Image image = Photos.image(photo);
-                NDArray served = translator.processInput(new Context(m), image).singletonOrThrow();
+                NDArray served = translator.processInput(new TestContext(m), image).singletonOrThrow();
                 NDArray ours = apply(pipe.evaluation(), image.toNDArray(m, Image.Flag.COLOR));
                 assertThat(served.getShape()).isEqualTo(ours.getShape());
                 assertThat(served.contentEquals(ours)).as(photo).isTrue();
@@ -209,9 +212,12 @@ class ImagePipelineTest {
                 .hasMessageContaining("optNormalization");
         assertThatThrownBy(() -> ImagePipeline.builder().optNormalization(new float[3], new float[] {1, 0, 1}))
                 .hasMessageContaining("std");
-        assertThatThrownBy(() -> ImagePipeline.builder().setSize(28).optGrey(true)
-                .optNormalization(new float[] {0.5f}, new float[] {0.25f}).build().toPreprocessing())
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("Preprocessing");
+        // a grey network with normalisation exports too (the served pipeline normalises one channel)
+        assertThat(ImagePipeline.builder().setSize(28).optGrey(true)
+                .optNormalization(new float[] {0.5f}, new float[] {0.25f}).build().toPreprocessing().mean())
+                .containsExactly(0.5f);
+        assertThatThrownBy(() -> ImagePipeline.builder().optResizeMode(null)).hasMessageContaining("optResizeMode");
+        assertThatThrownBy(() -> ImagePipeline.builder().optBackground(null)).hasMessageContaining("optBackground");
     }
 
     @Test
@@ -228,50 +234,5 @@ class ImagePipelineTest {
         assertThat(pipe.toBuilder().build().toString()).isEqualTo(pipe.toString());
         // the default normalisation follows the channels when a copy turns grey
         assertThat(ImagePipeline.imageNet(28).toBuilder().optGrey(true).build().mean()).isNull();
-    }
-
-    /** The little of a translator context that image preprocessing uses. */
-    private static final class Context implements TranslatorContext {
-        private final NDManager manager;
-
-        Context(NDManager manager) {
-            this.manager = manager;
-        }
-
-        @Override
-        public Model getModel() {
-            return null;
-        }
-
-        @Override
-        public NDManager getNDManager() {
-            return manager;
-        }
-
-        @Override
-        public NDManager getPredictorManager() {
-            return manager;
-        }
-
-        @Override
-        public Block getBlock() {
-            return null;
-        }
-
-        @Override
-        public Metrics getMetrics() {
-            return null;
-        }
-
-        @Override
-        public Object getAttachment(String key) {
-            return null;
-        }
-
-        @Override
-        public void setAttachment(String key, Object value) {}
-
-        @Override
-        public void close() {}
     }
 }
