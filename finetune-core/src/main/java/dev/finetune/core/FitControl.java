@@ -24,6 +24,16 @@ public interface FitControl {
      */
     void stopFit(String reason);
 
+    /**
+     * Sets the running stage's base (head) learning rate, the groups' multipliers kept: from the
+     * epoch about to start when called before it trains ({@code onStageStart}, {@code onEpochStart}),
+     * else from the next epoch. The stage's description, and so the checkpoints' plan, stay as given:
+     * a listener that sets a rate saves it in its state to set it again on resume.
+     *
+     * @param rate the new rate, positive
+     */
+    void setLearningRate(double rate);
+
     /** @return the block being trained (its parameters are the live weights) */
     Block block();
 

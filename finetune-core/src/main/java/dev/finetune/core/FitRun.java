@@ -47,15 +47,21 @@ final class FitRun implements FitControl {
     private final BuiltInListeners.Divergence divergence;
     private PlanOptimizer optimizer;
     private Trial trial;
+    /** The running stage, its groups and the plans of its epochs still to run (from {@code planStart}). */
+    private Stage running;
+    private LayerGroups runningGroups;
+    private List<EpochPlan> plans;
+    private int planStart;
+    private boolean epochTrained;
     private String stopStage;
     private String stopFit;
     private boolean checkLabels = true;
 
-    FitRun(FineTuner tuner, Block block, List<String> names, List<String> plan) {
+    FitRun(FineTuner tuner, Block block, List<String> names, List<String> plan, List<Stage> stages) {
         this.tuner = tuner;
         this.block = block;
         this.manager = tuner.manager;
-        this.stages = List.copyOf(tuner.stages);
+        this.stages = List.copyOf(stages);
         this.state = new FitState(tuner, block, names, plan);
         divergence = new BuiltInListeners.Divergence(tuner.divergenceCheckInterval);
         if (tuner.progress) {
@@ -90,7 +96,13 @@ final class FitRun implements FitControl {
         for (Stage s : tuner.stages) {
             plan.add(s.describe());
         }
-        FitRun run = new FitRun(tuner, block, names, plan);
+        // step budgets become whole epochs on this data
+        long stepsPerEpoch = data.train().batches();
+        List<Stage> resolved = new ArrayList<>();
+        for (Stage s : tuner.stages) {
+            resolved.add(s.steps() > 0 ? s.withEpochs(s.epochsFor(stepsPerEpoch)) : s);
+        }
+        FitRun run = new FitRun(tuner, block, names, plan, resolved);
         FitState.Start start = tuner.resumeFrom != null
                 ? run.state.resume(tuner.resumeFrom, run.stages, tuner.manager)
                 : new FitState.Start(0, 0, null);
@@ -178,7 +190,12 @@ final class FitRun implements FitControl {
                         Reinitializer.reinitializeTop(groups, stage.strategy().reinitializedTopGroups(), manager);
                     }
                 }
-                List<EpochPlan> plans = new ArrayList<>();
+                running = stage;
+                runningGroups = groups;
+                epochTrained = false;
+                state.epochInStage = first;
+                planStart = first;
+                plans = new ArrayList<>();
                 for (int e = first; e < stage.epochs(); e++) {
                     plans.add(stage.plan(groups, e));
                 }
@@ -202,18 +219,18 @@ final class FitRun implements FitControl {
                             tuner.numClasses, loader);
                     Dataset train = cache != null ? cache.train() : data.trainSet();
                     Dataset validation = cache != null ? cache.validation() : data.validationSet();
-                    trial = new Trial(loop, train, plans.get(0));
+                    trial = new Trial(loop, train);
                     batchNorm.setKeepStatistics(plans.get(0).keepsBatchNormStatistics());
                     fire(l -> l.onStageStart(new FineTuneListener.StageStart(stageIndex, stages.size(), stage.name(),
                             stage.epochs(), first, stepsPerEpoch, this)));
                     for (int e = first; e < stage.epochs() && stopStage == null && stopFit == null; e++) {
-                        batchNorm.setKeepStatistics(plans.get(e - first).keepsBatchNormStatistics());
-                        epoch(s, stage, e, plans.get(e - first), loop, clock, train, validation, stepsPerEpoch);
+                        epoch(s, e, batchNorm, loop, clock, train, validation, stepsPerEpoch);
                         ran++;
                     }
                 } finally {
                     optimizer = null;
                     trial = null;
+                    plans = null;
                 }
                 String stopped = stopStage != null ? stopStage : stopFit;
                 int epochsRun = ran;
@@ -223,10 +240,11 @@ final class FitRun implements FitControl {
         state.epochInStage = 0;
     }
 
-    private void epoch(int s, Stage stage, int e, EpochPlan plan, TrainingLoop loop, TrainingLoop.StageClock clock,
+    private void epoch(int s, int e, BatchNormControl batchNorm, TrainingLoop loop, TrainingLoop.StageClock clock,
             Dataset train, Dataset validation, long stepsPerEpoch) {
+        Stage stage = running;
         state.epochInStage = e;
-        optimizer.retainOnly(plan);
+        epochTrained = false;
         // every epoch draws from generators seeded by (seed, epoch): a resumed run replays it
         long epochSeed = SeededSampling.epochSeed(tuner.seed, state.epochNumber + 1L);
         synchronized (RNG_LOCK) {
@@ -234,9 +252,13 @@ final class FitRun implements FitControl {
         }
         try (NDManager epochManager = manager.newSubManager()) {
             FineTuneListener.EpochStart start = new FineTuneListener.EpochStart(state.epochNumber + 1, s, stages.size(),
-                    stage.name(), e + 1, stage.epochs(), stepsPerEpoch, stage.learningRate(), epochManager);
+                    stage.name(), e + 1, stage.epochs(), stepsPerEpoch, running.learningRate(), epochManager);
             fire(l -> l.onEpochStart(start));
+            EpochPlan plan = plans.get(e - planStart); // after the listeners: one may have set the rate
+            optimizer.retainOnly(plan);
+            batchNorm.setKeepStatistics(plan.keepsBatchNormStatistics());
             long began = System.nanoTime();
+            epochTrained = true;
             EpochTotals t = loop.trainEpoch(train, plan, optimizer, clock, checkLabels, start.label(), epochSeed,
                     (c, step, samples, rate, loss, stepManager) -> {
                         FineTuneListener.Step event = new FineTuneListener.Step(start, step, samples, c.step(), rate,
@@ -352,7 +374,8 @@ final class FitRun implements FitControl {
         }
         try (Snapshot saved = snapshot()) {
             try {
-                return trial.loop().trialSteps(trial.train(), trial.plan(), optimizer, steps, rate,
+                return trial.loop().trialSteps(trial.train(), plans.get(Math.max(0, state.epochInStage - planStart)),
+                        optimizer, steps, rate,
                         SeededSampling.epochSeed(tuner.seed, -1000L - state.stage));
             } finally {
                 saved.restore();
@@ -361,7 +384,22 @@ final class FitRun implements FitControl {
     }
 
     /** What trial steps of the running stage train on. */
-    private record Trial(TrainingLoop loop, Dataset train, EpochPlan plan) {}
+    private record Trial(TrainingLoop loop, Dataset train) {}
+
+    @Override
+    public void setLearningRate(double rate) {
+        if (plans == null) {
+            throw new IllegalStateException("setLearningRate changes the running stage: call it from onStageStart,"
+                    + " onEpochStart or onEpochEnd.");
+        }
+        running = running.withLearningRate(rate);
+        // from the epoch about to start, or the next one when this epoch has trained
+        int from = Math.max(state.epochInStage, planStart) + (epochTrained ? 1 : 0);
+        for (int e = from; e < running.epochs(); e++) {
+            plans.set(e - planStart, running.plan(runningGroups, e));
+        }
+        LOG.info("stage {}: learning rate set to {} from epoch {}", state.stage + 1, rate, from + 1);
+    }
 
     private void fire(java.util.function.Consumer<FineTuneListener> event) {
         for (FineTuneListener l : listeners) {

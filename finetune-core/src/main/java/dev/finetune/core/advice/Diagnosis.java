@@ -75,10 +75,11 @@ public final class Diagnosis {
         if ((flatTraining && bestValidation <= first.validationAccuracy() + 0.01) || (h.size() >= 2 && nearChance)) {
             out.add(new Finding(Kind.NOT_LEARNING, String.format(Locale.ROOT,
                     "Neither training nor validation improves: training loss %.4f -> best %.4f over %d epochs,"
-                            + " validation accuracy at best %.3f (chance %.3f). The learning rate (last %.2e) may be"
+                            + " validation accuracy at best %.3f (chance %.3f). The learning rate (at most %.2e over the fit) may be"
                             + " too low, the layers that need to adapt may be frozen, or the labels may be wrong:"
                             + " raise the rate 3-10x, unfreeze more groups, and check a few labelled images by eye.",
-                    first.trainLoss(), minTrainLoss, h.size(), bestValidation, chance, h.get(h.size() - 1).learningRate())));
+                    first.trainLoss(), minTrainLoss, h.size(), bestValidation, chance,
+                    h.stream().mapToDouble(EpochMetrics::learningRate).max().orElse(Double.NaN))));
         }
         if (h.size() >= 4 && validationSize > 0) {
             int turns = 0;

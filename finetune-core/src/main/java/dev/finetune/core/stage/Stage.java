@@ -31,6 +31,7 @@ public final class Stage {
     private final Schedule schedule;
     private final BatchNormPolicy batchNormPolicy;
     private final double clipNorm;
+    private final int steps;
 
     private Stage(
             String name,
@@ -41,7 +42,8 @@ public final class Stage {
             OptimizerSpec optimizer,
             Schedule schedule,
             BatchNormPolicy batchNormPolicy,
-            double clipNorm) {
+            double clipNorm,
+            int steps) {
         if (epochs < 1) {
             throw new IllegalArgumentException("A stage needs at least 1 epoch, got " + epochs);
         }
@@ -65,6 +67,10 @@ public final class Stage {
         this.schedule = Objects.requireNonNull(schedule, "schedule");
         this.batchNormPolicy = Objects.requireNonNull(batchNormPolicy, "batchNormPolicy");
         this.clipNorm = clipNorm;
+        if (steps < 0) {
+            throw new IllegalArgumentException("A step budget must be positive (or 0 for epochs), got " + steps);
+        }
+        this.steps = steps;
     }
 
     /**
@@ -84,6 +90,7 @@ public final class Stage {
                 OptimizerSpec.adamW(),
                 Schedule.warmupCosine(0.1, 0.0),
                 BatchNormPolicy.KEEP_STATISTICS,
+                0,
                 0);
     }
 
@@ -209,7 +216,7 @@ public final class Stage {
      * @return a copy with that many epochs
      */
     public Stage withEpochs(int n) {
-        return new Stage(name, strategy, n, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+        return new Stage(name, strategy, n, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, 0);
     }
 
     /**
@@ -217,7 +224,7 @@ public final class Stage {
      * @return a renamed copy
      */
     public Stage withName(String newName) {
-        return new Stage(newName, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+        return new Stage(newName, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
     }
 
     /**
@@ -225,7 +232,7 @@ public final class Stage {
      * @return a copy with another strategy
      */
     public Stage withStrategy(Strategy newStrategy) {
-        return new Stage(name, newStrategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+        return new Stage(name, newStrategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
     }
 
     /**
@@ -233,7 +240,7 @@ public final class Stage {
      * @return a copy with that rate
      */
     public Stage withLearningRate(double lr) {
-        return new Stage(name, strategy, epochs, lr, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm);
+        return new Stage(name, strategy, epochs, lr, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
     }
 
     /**
@@ -241,7 +248,7 @@ public final class Stage {
      * @return a copy with that decay
      */
     public Stage withWeightDecay(double decay) {
-        return new Stage(name, strategy, epochs, learningRate, decay, optimizer, schedule, batchNormPolicy, clipNorm);
+        return new Stage(name, strategy, epochs, learningRate, decay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
     }
 
     /**
@@ -249,7 +256,7 @@ public final class Stage {
      * @return a copy with that optimizer
      */
     public Stage withOptimizer(OptimizerSpec spec) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, spec, schedule, batchNormPolicy, clipNorm);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, spec, schedule, batchNormPolicy, clipNorm, steps);
     }
 
     /**
@@ -257,7 +264,7 @@ public final class Stage {
      * @return a copy with that schedule
      */
     public Stage withSchedule(Schedule newSchedule) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, newSchedule, batchNormPolicy, clipNorm);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, newSchedule, batchNormPolicy, clipNorm, steps);
     }
 
     /**
@@ -265,7 +272,7 @@ public final class Stage {
      * @return a copy with that policy
      */
     public Stage withBatchNormPolicy(BatchNormPolicy policy) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, policy, clipNorm);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, policy, clipNorm, steps);
     }
 
     /**
@@ -273,17 +280,51 @@ public final class Stage {
      * @return a copy with clipping
      */
     public Stage withClipNorm(double maxNorm) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, maxNorm);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, maxNorm, steps);
+    }
+
+    /**
+     * A budget in optimizer steps instead of epochs: the stage runs {@code ceil(n / steps per
+     * epoch)} epochs, so small data sets get as many updates as large ones (a head needs a few
+     * hundred steps, whatever the data's size).
+     *
+     * @param n optimizer steps, at least 1
+     * @return a copy with that budget
+     */
+    public Stage withSteps(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("A stage needs at least 1 step, got " + n);
+        }
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                clipNorm, n);
+    }
+
+    /** @return the budget in optimizer steps, or 0 when the budget is {@link #epochs()} */
+    public int steps() {
+        return steps;
+    }
+
+    /**
+     * The epochs this stage runs on data of a given size.
+     *
+     * @param stepsPerEpoch optimizer steps per epoch (batches of the training data)
+     * @return the epochs: {@link #epochs()}, or enough whole epochs for the step budget
+     */
+    public int epochsFor(long stepsPerEpoch) {
+        if (steps == 0) {
+            return epochs;
+        }
+        return (int) Math.max(1, (steps + Math.max(1, stepsPerEpoch) - 1) / Math.max(1, stepsPerEpoch));
     }
 
     /** @return every setting in one line; two stages with equal descriptions train alike */
     public String describe() {
         return String.format(
                 Locale.ROOT,
-                "%s: strategy=%s epochs=%d lr=%s wd=%s optimizer=%s schedule=%s bn=%s clip=%s",
+                "%s: strategy=%s %s lr=%s wd=%s optimizer=%s schedule=%s bn=%s clip=%s",
                 name,
                 strategy.describe(),
-                epochs,
+                steps > 0 ? "steps=" + steps : "epochs=" + epochs,
                 learningRate,
                 weightDecay,
                 optimizer.describe(),
