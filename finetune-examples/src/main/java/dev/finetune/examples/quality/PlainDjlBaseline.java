@@ -286,33 +286,67 @@ public final class PlainDjlBaseline {
         return List.of(train, test);
     }
 
+    /**
+     * At most {@code n} images of each class, chosen with a seeded shuffle, in the input's order.
+     *
+     * @param images the images
+     * @param n the cap per class
+     * @param seed shuffle seed
+     * @return the kept images
+     */
+    public static List<LabeledImage> limitPerClass(List<LabeledImage> images, int n, long seed) {
+        List<LabeledImage> shuffled = new ArrayList<>(images);
+        Collections.shuffle(shuffled, new Random(seed));
+        java.util.Map<Integer, Integer> count = new java.util.HashMap<>();
+        java.util.Set<LabeledImage> kept = new java.util.HashSet<>();
+        for (LabeledImage i : shuffled) {
+            if (count.merge(i.label(), 1, Integer::sum) <= n) {
+                kept.add(i);
+            }
+        }
+        return images.stream().filter(kept::contains).collect(Collectors.toList());
+    }
+
     private static boolean isRaster(Path p) {
         String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
         return Files.isRegularFile(p) && (n.endsWith(".png") || n.endsWith(".jpg") || n.endsWith(".jpeg"));
     }
 
     /**
-     * {@code MODEL.pt TRAIN_DIR [TEST_DIR]}: class folders; with no test folder, a seeded 70/30 split.
+     * {@code MODEL.pt TRAIN_DIR [TEST_DIR] [--per-class N]}: class folders; with no test folder, a seeded 70/30
+     * split; {@code --per-class} caps each class of each side (seeded).
      *
      * @param args the arguments
      * @throws Exception on failure
      */
     public static void main(String[] args) throws Exception {
-        if (args.length < 2) {
-            System.err.println("usage: PlainDjlBaseline MODEL.pt TRAIN_DIR [TEST_DIR]");
+        List<String> rest = new ArrayList<>(List.of(args));
+        int perClass = Integer.MAX_VALUE;
+        int at = rest.indexOf("--per-class");
+        if (at >= 0) {
+            perClass = Integer.parseInt(rest.get(at + 1));
+            rest.remove(at + 1);
+            rest.remove(at);
+        }
+        if (rest.size() < 2) {
+            System.err.println("usage: PlainDjlBaseline MODEL.pt TRAIN_DIR [TEST_DIR] [--per-class N]");
             System.exit(2);
         }
-        Path model = Paths.get(args[0]);
-        List<String> classes = classNames(Paths.get(args[1]));
+        Path model = Paths.get(rest.get(0));
+        List<String> classes = classNames(Paths.get(rest.get(1)));
         List<LabeledImage> train;
         List<LabeledImage> test;
-        if (args.length > 2) {
-            train = listFolder(Paths.get(args[1]), classes);
-            test = listFolder(Paths.get(args[2]), classes);
+        if (rest.size() > 2) {
+            train = listFolder(Paths.get(rest.get(1)), classes);
+            test = listFolder(Paths.get(rest.get(2)), classes);
         } else {
-            List<List<LabeledImage>> parts = split(listFolder(Paths.get(args[1]), classes), 0.7, 42);
+            List<List<LabeledImage>> parts = split(listFolder(Paths.get(rest.get(1)), classes), 0.7, 42);
             train = parts.get(0);
             test = parts.get(1);
+        }
+        if (perClass < Integer.MAX_VALUE) {
+            train = limitPerClass(train, perClass, 42);
+            test = limitPerClass(test, perClass, 43);
         }
         System.out.println("classes " + classes);
         System.out.println(run(model, train, test, 42));
