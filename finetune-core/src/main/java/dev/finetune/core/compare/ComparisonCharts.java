@@ -25,7 +25,7 @@ import java.util.List;
  * (one point per run, on a log time axis) and the validation accuracy and training loss curves of
  * each strategy (mean over seeds, per epoch).
  */
-public final class ComparisonCharts {
+final class ComparisonCharts {
 
     private static final Color[] PALETTE = {
         new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
@@ -48,7 +48,7 @@ public final class ComparisonCharts {
      * @return the file
      * @throws IOException if writing fails
      */
-    public static Path accuracyVsCost(ComparisonReport report, Path file) throws IOException {
+    static Path accuracyVsCost(ComparisonReport report, Path file) throws IOException {
         XYSeriesCollection data = new XYSeriesCollection();
         for (Candidate c : report.candidates()) {
             XYSeries s = new XYSeries(c.name(), false, true);
@@ -83,7 +83,7 @@ public final class ComparisonCharts {
      * @return the file
      * @throws IOException if writing fails
      */
-    public static Path curves(ComparisonReport report, Path file) throws IOException {
+    static Path curves(ComparisonReport report, Path file) throws IOException {
         XYSeriesCollection accuracy = new XYSeriesCollection();
         XYSeriesCollection loss = new XYSeriesCollection();
         for (Candidate c : report.candidates()) {
