@@ -147,53 +147,25 @@ public final class LinearModels {
         };
     }
 
-    /** Features standardised to zero mean and unit variance per dimension. */
+    /** Training features after the standardisation fitted on them. */
     private static final class Standardised {
         final double[][] rows;
-        final double[] mean;
-        final double[] scale;
+        final Standardisation standardisation;
         final int dims;
 
-        private Standardised(double[][] rows, double[] mean, double[] scale) {
+        private Standardised(double[][] rows, Standardisation standardisation) {
             this.rows = rows;
-            this.mean = mean;
-            this.scale = scale;
-            this.dims = mean.length;
+            this.standardisation = standardisation;
+            this.dims = standardisation.dimensions();
         }
 
         static Standardised of(float[][] x) {
-            if (x.length == 0) {
-                throw new IllegalArgumentException("No training features.");
-            }
-            int d = x[0].length;
-            double[] mean = new double[d];
-            double[] var = new double[d];
-            for (float[] row : x) {
-                for (int j = 0; j < d; j++) {
-                    mean[j] += row[j];
-                }
-            }
-            for (int j = 0; j < d; j++) {
-                mean[j] /= x.length;
-            }
-            for (float[] row : x) {
-                for (int j = 0; j < d; j++) {
-                    double v = row[j] - mean[j];
-                    var[j] += v * v;
-                }
-            }
-            double[] scale = new double[d];
-            for (int j = 0; j < d; j++) {
-                double std = Math.sqrt(var[j] / x.length);
-                scale[j] = std > 1e-12 ? 1 / std : 0;
-            }
-            double[][] rows = new double[x.length][d];
+            Standardisation standardisation = Standardisation.fit(x);
+            double[][] rows = new double[x.length][];
             for (int i = 0; i < x.length; i++) {
-                for (int j = 0; j < d; j++) {
-                    rows[i][j] = (x[i][j] - mean[j]) * scale[j];
-                }
+                rows[i] = standardisation.apply(x[i]);
             }
-            return new Standardised(rows, mean, scale);
+            return new Standardised(rows, standardisation);
         }
 
         LinearClassifier classifier(double[][] w, String description) {
@@ -203,7 +175,7 @@ public final class LinearModels {
                 System.arraycopy(w[k], 0, weights[k], 0, dims);
                 bias[k] = w[k][dims];
             }
-            return new LinearClassifier(weights, bias, mean, scale, description);
+            return new LinearClassifier(weights, bias, standardisation, description);
         }
     }
 }
