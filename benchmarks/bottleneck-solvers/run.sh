@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Hand-written bottleneck solvers vs LIBLINEAR's Java port (not a project dependency: fetched here
-# into the local Maven repository only). Run from the repository root after
-#   mvn -B -pl finetune-vision -am test-compile
+# into the local Maven repository only). Run from the repository root (about 5 minutes on 2 cores).
 # Writes feature sets and figures under target/bottleneck-solvers/.
 set -euo pipefail
 OUT=target/bottleneck-solvers; mkdir -p "$OUT/classes"
 mvn -B -q dependency:get -Dartifact=de.bwaldvogel:liblinear:2.44
-mvn -B -q -pl finetune-vision -am dependency:build-classpath -Dmdep.includeScope=test \
+mvn -B -q -pl finetune-vision -am test-compile dependency:build-classpath -Dmdep.includeScope=test \
     -Dmdep.outputFile="$PWD/$OUT/cp-\${project.artifactId}.txt"
 CP="finetune-vision/target/classes:$(cat "$OUT/cp-finetune-vision.txt"):$HOME/.m2/repository/de/bwaldvogel/liblinear/2.44/liblinear-2.44.jar"
 D=benchmarks/bottleneck-solvers
