@@ -8,19 +8,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.SymbolBlock;
-import ai.djl.nn.core.Linear;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 
-import dev.finetune.vision.bottleneck.LinearClassifier;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
-import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,9 +33,6 @@ import java.util.Properties;
  * {@code serving.properties} names {@link TorchScriptClassifierBlockFactory}, so a plain
  * {@code Criteria} with the directory as model path loads it in a fresh JVM. A DJL-built block has
  * no such description: pass the same architecture with {@code Criteria.Builder.optBlock}.
- *
- * <p>A bottleneck classifier ({@link LinearClassifier}) exports the same way once
- * {@link #attachHead} has put it on its backbone as a linear layer.
  */
 public final class ClassifierExport {
 
@@ -160,57 +152,6 @@ public final class ClassifierExport {
         try (Writer w = Files.newBufferedWriter(dir.resolve("serving.properties"), StandardCharsets.UTF_8)) {
             p.store(w, "finetune export: DJL image classification translator settings");
         }
-    }
-
-    /**
-     * Puts a bottleneck classifier on its backbone as an ordinary linear head, so that
-     * {@link #save} exports backbone + head like any fine-tuned classifier: the model's block
-     * becomes {@code SequentialBlock(backbone, Linear)} with the classifier's standardisation folded
-     * into the layer ({@code W' = W / std}, {@code b' = b - W' mean}). Served with
-     * {@code applySoftmax}, the export reports {@link LinearClassifier#probabilities}.
-     *
-     * @param model a model whose block is the backbone the features came from (a TorchScript
-     *     embedding module exports with no further code); its block is replaced
-     * @param head the classifier trained on that backbone's features
-     * @param preprocessing the preprocessing the features were computed with (gives the input shape)
-     * @return the same model, for chaining
-     */
-    public static Model attachHead(Model model, LinearClassifier head, Preprocessing preprocessing) {
-        Block backbone = model.getBlock();
-        if (backbone == null) {
-            throw new IllegalArgumentException("The model has no block: load the backbone first.");
-        }
-        Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
-        Shape out;
-        try {
-            out = backbone.getOutputShapes(new Shape[] {input})[0];
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("The backbone cannot run on the input the preprocessing gives, " + input
-                    + ": " + e.getMessage().lines().findFirst().orElse(""), e);
-        }
-        if (out.dimension() != 2 || out.get(1) != head.featureCount()) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "The backbone outputs %s for input %s, but the classifier takes %d features: attach it to"
-                            + " the backbone (and preprocessing) its training features came from.",
-                    out, input, head.featureCount()));
-        }
-        Linear linear = Linear.builder().setUnits(head.classCount()).build();
-        SequentialBlock block = new SequentialBlock().add(backbone).add(linear);
-        block.initialize(model.getNDManager(), DataType.FLOAT32, input);
-        double[][] w = head.foldedWeights();
-        double[] b = head.foldedBias();
-        float[] weights = new float[w.length * w[0].length];
-        float[] bias = new float[b.length];
-        for (int c = 0; c < w.length; c++) {
-            for (int j = 0; j < w[c].length; j++) {
-                weights[c * w[c].length + j] = (float) w[c][j];
-            }
-            bias[c] = (float) b[c];
-        }
-        linear.getParameters().get("weight").getArray().set(FloatBuffer.wrap(weights));
-        linear.getParameters().get("bias").getArray().set(FloatBuffer.wrap(bias));
-        model.setBlock(block);
-        return model;
     }
 
     /**

@@ -5,7 +5,9 @@ import ai.djl.inference.Predictor;
 import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
 import ai.djl.modality.cv.ImageFactory;
-import ai.djl.modality.cv.translator.ImageClassificationTranslator;
+import ai.djl.modality.cv.transform.Normalize;
+import ai.djl.modality.cv.transform.ToTensor;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Batchifier;
@@ -13,12 +15,16 @@ import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
-import dev.finetune.vision.data.ImageFolders;
+import dev.finetune.vision.export.BottleneckHead;
 import dev.finetune.vision.export.ClassifierExport;
 import dev.finetune.vision.export.TorchScriptClassifierBlockFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
 import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,9 +40,11 @@ import static org.assertj.core.api.Assertions.within;
 
 /**
  * The bottleneck path end to end on real images: a pretrained TorchScript embedding (the examples'
- * Fashion-MNIST source ResNet, 64 features) computes features of PNG files through the serving
- * preprocessing, cross-validation picks C on the training features, and the classifier is exported
- * as backbone + linear layer and served by {@link ClassifierExport} with the same probabilities.
+ * Fashion-MNIST source ResNet, 64 features) computes features of PNG files, cross-validation picks
+ * C on the training features, and the classifier is exported as backbone + linear layer and served
+ * by {@link ClassifierExport} with the same probabilities. The PNGs are written at the network's
+ * 32x32 input size, so the features here and the served translator see the same pixels whatever
+ * resize the translator does.
  */
 class BottleneckExportTest {
 
@@ -45,8 +53,10 @@ class BottleneckExportTest {
     private static final Path PHOTOS = Paths.get("/usr/lib/python3/dist-packages/skimage/data");
     /** Target classes the embedding never saw: Pullover, Coat, Shirt, Sneaker, Ankle boot. */
     private static final int[] CLASSES = {2, 4, 6, 7, 9};
-    private static final ClassifierExport.Preprocessing PREPROCESSING = new ClassifierExport.Preprocessing(
-            32, 32, false, false, new float[] {0.485f, 0.456f, 0.406f}, new float[] {0.229f, 0.224f, 0.225f});
+    private static final float[] MEAN = {0.485f, 0.456f, 0.406f};
+    private static final float[] STD = {0.229f, 0.224f, 0.225f};
+    private static final ClassifierExport.Preprocessing PREPROCESSING =
+            new ClassifierExport.Preprocessing(32, 32, false, false, MEAN, STD);
 
     @TempDir
     Path dir;
@@ -61,7 +71,7 @@ class BottleneckExportTest {
         for (int c = 0; c < CLASSES.length; c++) {
             for (int i : FashionMnist.pick(train, new int[] {CLASSES[c]}, 24, 0, 5)) {
                 Path png = dir.resolve("train").resolve(c + "-" + i + ".png");
-                ImageFolders.writeGreyPng(train.images()[i], png);
+                writeRgb32(grey28(train.images()[i]), png);
                 trainFiles.add(png);
                 trainLabels.add(c);
             }
@@ -71,7 +81,7 @@ class BottleneckExportTest {
         FashionMnist.Split test = FashionMnist.test();
         for (int i : FashionMnist.pick(test, CLASSES, 12, 0, 6)) {
             Path png = dir.resolve("test").resolve(i + ".png");
-            ImageFolders.writeGreyPng(test.images()[i], png);
+            writeRgb32(grey28(test.images()[i]), png);
             testFiles.add(png);
             int label = 0;
             while (CLASSES[label] != test.labels()[i]) {
@@ -81,21 +91,22 @@ class BottleneckExportTest {
         }
         List<Path> photos = new ArrayList<>();
         for (String photo : new String[] {"astronaut.png", "coffee.png", "chelsea.png", "camera.png"}) {
-            photos.add(PHOTOS.resolve(photo));
+            Path png = dir.resolve("photos").resolve(photo);
+            writeRgb32(ImageIO.read(PHOTOS.resolve(photo).toFile()), png);
+            photos.add(png);
         }
 
         Path export = dir.resolve("bottleneck");
         Map<Path, double[]> expected = new HashMap<>();
         CrossValidation.Selection selection;
         try (Model model = TorchScriptBackbone.load(EMBEDDING)) {
-            Map<String, Object> serving = servingArguments(PREPROCESSING);
-            float[][] x = features(model, serving, trainFiles);
+            float[][] x = features(model, trainFiles);
             int[] y = trainLabels.stream().mapToInt(Integer::intValue).toArray();
             assertThat(x[0]).hasSize(64);
 
             selection = CrossValidation.builder().build().select(x, y, CLASSES.length);
             LinearClassifier classifier = selection.classifier();
-            float[][] testX = features(model, serving, testFiles);
+            float[][] testX = features(model, testFiles);
             double testAccuracy = classifier.accuracy(testX, testLabels.stream().mapToInt(Integer::intValue).toArray());
             System.out.printf("BOTTLENECK export: %s -> test accuracy %.4f on %d held-out items%n",
                     selection, testAccuracy, testFiles.size());
@@ -113,11 +124,11 @@ class BottleneckExportTest {
 
             List<Path> all = new ArrayList<>(testFiles);
             all.addAll(photos);
-            float[][] allX = features(model, serving, all);
+            float[][] allX = features(model, all);
             for (int k = 0; k < all.size(); k++) {
                 expected.put(all.get(k), classifier.probabilities(allX[k]));
             }
-            ClassifierExport.attachHead(model, classifier, PREPROCESSING);
+            BottleneckHead.attach(model, classifier, PREPROCESSING);
             ClassifierExport.save(model, export, "bottleneck", names, PREPROCESSING);
         }
         assertThat(servingArguments(export)).containsEntry(TorchScriptClassifierBlockFactory.LAYOUT,
@@ -140,13 +151,13 @@ class BottleneckExportTest {
         }
     }
 
-    /** Backbone outputs for image files, through the serving translator's preprocessing. */
-    private static float[][] features(Model backbone, Map<String, Object> serving, List<Path> files) throws Exception {
-        ImageClassificationTranslator images = ImageClassificationTranslator.builder(serving).build();
+    /** Backbone outputs for 32x32 image files: colour, to tensor, ImageNet normalisation. */
+    private static float[][] features(Model backbone, List<Path> files) throws Exception {
         Translator<Image, float[]> translator = new Translator<>() {
             @Override
-            public NDList processInput(TranslatorContext ctx, Image input) throws Exception {
-                return images.processInput(ctx, input);
+            public NDList processInput(TranslatorContext ctx, Image input) {
+                NDArray hwc = input.toNDArray(ctx.getNDManager(), Image.Flag.COLOR);
+                return new NDList(new Normalize(MEAN, STD).transform(new ToTensor().transform(hwc)));
             }
 
             @Override
@@ -168,13 +179,21 @@ class BottleneckExportTest {
         return out;
     }
 
-    private static Map<String, Object> servingArguments(ClassifierExport.Preprocessing preprocessing) {
-        Map<String, Object> out = new HashMap<>();
-        Properties p = ClassifierExport.servingProperties(preprocessing);
-        for (String key : p.stringPropertyNames()) {
-            out.put(key, p.getProperty(key));
-        }
-        return out;
+    private static BufferedImage grey28(byte[] pixels) {
+        BufferedImage img = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+        img.getRaster().setDataElements(0, 0, 28, 28, pixels);
+        return img;
+    }
+
+    /** Writes an image scaled (bilinear) to 32x32 RGB, the network's input size. */
+    private static void writeRgb32(BufferedImage source, Path file) throws Exception {
+        BufferedImage out = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+        g.drawImage(source, 0, 0, 32, 32, null);
+        g.dispose();
+        Files.createDirectories(file.getParent());
+        ImageIO.write(out, "png", file.toFile());
     }
 
     private static Map<String, String> servingArguments(Path export) throws Exception {
