@@ -75,7 +75,7 @@ public final class AutoResult implements AutoCloseable {
      */
     public Evaluation evaluate(ImageCatalog test) {
         RandomAccessDataset data = ImageDataset.builder().setCatalog(test).optPipeline(preprocessing.pipeline())
-                .setSampling(16, false).build();
+                .setSampling(AutoFineTune.EVALUATION_BATCH, false).build();
         return FineTuner.from(model).optNumClasses(classes).optClassNames(classNames).evaluate(data);
     }
 
