@@ -38,6 +38,9 @@ import java.util.List;
  */
 public final class FeatureCache implements AutoCloseable {
 
+    /** Images per forward pass on a CPU. */
+    static final int CPU_FORWARD_BATCH = 4;
+
     private final NDManager manager;
     private final long size;
     private final Shape sampleShape;
@@ -118,7 +121,7 @@ public final class FeatureCache implements AutoCloseable {
                     }
                     NDArray x = NDArrays.stack(inputs).toDevice(parameterManager.getDevice(), false);
                     x.attach(step);
-                    NDArray out = frozen.forward(store, new NDList(x), false).head();
+                    NDArray out = forward(frozen, store, x, parameterManager.getDevice());
                     NDArray y = NDArrays.stack(targets);
                     if (sampleShape == null) {
                         sampleShape = out.getShape().slice(1);
@@ -205,6 +208,24 @@ public final class FeatureCache implements AutoCloseable {
         } catch (IOException ignored) {
             // the original failure is reported
         }
+    }
+
+    /**
+     * Runs the frozen part in slices: on a CPU a forward pass over a few images at a time is several
+     * times faster per image than over hundreds (measured 5x on MobileNetV2 at 224 px); a GPU takes
+     * the whole chunk at once.
+     */
+    private static NDArray forward(Block frozen, ParameterStore store, NDArray x, Device device) {
+        long n = x.getShape().get(0);
+        int slice = device.isGpu() ? Integer.MAX_VALUE : CPU_FORWARD_BATCH;
+        if (n <= slice) {
+            return frozen.forward(store, new NDList(x), false).head();
+        }
+        NDList parts = new NDList();
+        for (long from = 0; from < n; from += slice) {
+            parts.add(frozen.forward(store, new NDList(x.get(from + ":" + Math.min(n, from + slice))), false).head());
+        }
+        return NDArrays.concat(parts);
     }
 
     /** @return whether the features live in a memory-mapped file rather than on the device */

@@ -25,7 +25,8 @@ import java.util.Locale;
  * {@code Tuner.lr_find}): trial steps at rates growing exponentially from {@code min} to
  * {@code max}, the loss smoothed by an exponential moving average, the search cut where the loss
  * turns non-finite or exceeds 4x its minimum, and the rule <b>one tenth of the rate at the smoothed
- * minimum</b>, never above the steepest descent's rate times 3. The trial steps are seeded and the
+ * minimum</b> (fastai's {@code lr_min}; the steepest descent is reported beside it, not used: from a
+ * trained head the curve starts flat and its steepest point is noise). The trial steps are seeded and the
  * weights, optimizer state and BatchNorm statistics exposed as parameters are put back exactly,
  * so the stage then trains as if no search had run, at the suggested rate. NaN and infinite losses
  * never enter the suggestion. The chosen rate is saved with the last checkpoint and set again when a
@@ -195,15 +196,15 @@ public final class LearningRateFinder implements FineTuneListener {
                     steepest = k;
                 }
             }
-            double suggestion = Math.min(rates[argmin] / 10, rates[steepest] * 3);
+            double suggestion = rates[argmin] / 10;
             return new Result(rates.clone(), losses.clone(), smooth, cut, rates[argmin], rates[steepest], suggestion);
         }
 
         /** @return the rule and the numbers behind the suggestion, in words */
         public String explanation() {
-            return String.format(Locale.ROOT, "learning rate %.2e: one tenth of the rate at the smoothed minimum (%.2e),"
-                            + " capped at 3x the steepest descent (%.2e); %d of %d trial steps used (cut where the loss"
-                            + " turned non-finite or passed 4x its minimum)",
+            return String.format(Locale.ROOT, "learning rate %.2e: one tenth of the rate at the smoothed minimum (%.2e;"
+                            + " steepest descent at %.2e); %d of %d trial steps used (cut where the loss turned"
+                            + " non-finite or passed 4x its minimum)",
                     suggestion, minimumRate, steepestRate, cut, rates.length);
         }
 

@@ -1,0 +1,203 @@
+package dev.finetune.examples.quality;
+
+import ai.djl.Model;
+import dev.finetune.core.FineTuner;
+import dev.finetune.core.result.Evaluation;
+import dev.finetune.core.stage.Stage;
+import dev.finetune.vision.auto.AutoFineTune;
+import dev.finetune.vision.auto.AutoResult;
+import dev.finetune.vision.backbone.TorchScriptBackbone;
+import dev.finetune.core.head.HeadReplacer;
+import dev.finetune.vision.data.ImageCatalog;
+import dev.finetune.vision.data.ImageDataset;
+import dev.finetune.vision.data.ImageSample;
+import dev.finetune.vision.image.ResizeMode;
+import dev.finetune.vision.transform.ImagePipeline;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The quality benchmark: on real small image sets that are not Fashion-MNIST or MNIST, at 10, 20 and
+ * 50 training images per class over several seeds, the library's automatic plan, a fixed strategy
+ * (head-only fine-tuning on cached features, 300 steps) and the plain-DJL baseline
+ * ({@link PlainDjlBaseline}), all on the same real ImageNet-initialised MobileNetV2. Writes
+ * {@code benchmarks/quality.md} after every setting, with the targets marked PASS or SHORT.
+ *
+ * <p>Run (after {@code bash benchmarks/quality-data/prepare.sh}):
+ * {@code mvn -B -q -DskipTests install && mvn -B -q -pl finetune-examples exec:exec
+ * -Dmain.class=dev.finetune.examples.quality.QualityBenchmark [-Dapp.args="--seeds 5 --data DIR"]}
+ */
+public final class QualityBenchmark {
+
+    static final Path MODEL = Paths.get("models/mobilenetv2-nsfwjs-embedding.pt");
+    static final int VALIDATION_PER_CLASS = 5;
+    static final int TEST_PER_CLASS = 15;
+    static final int MIN_TEST_PER_CLASS = 5;
+
+    private QualityBenchmark() {}
+
+    /** One set's images: where training/validation and test images come from (the same folder, or two vendors). */
+    record DataSet(String name, ImageCatalog source, ImageCatalog target) {}
+
+    /** One setting's figures per method, over seeds. */
+    record Row(String set, int perClass, Map<String, List<double[]>> runs) {}
+
+    public static void main(String[] args) throws Exception {
+        int seeds = 3;
+        Path data = Paths.get("/opt/finetune-quality-data");
+        Path out = Paths.get("../benchmarks/quality.md");
+        int[] sizes = {10, 20, 50};
+        List<String> only = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--seeds" -> seeds = Integer.parseInt(args[++i]);
+                case "--data" -> data = Paths.get(args[++i]);
+                case "--out" -> out = Paths.get(args[++i]);
+                case "--sets" -> only = List.of(args[++i].split(","));
+                case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                default -> throw new IllegalArgumentException("Unknown option " + args[i]
+                        + "; use --seeds N, --sizes 10,20,50, --data DIR, --out FILE");
+            }
+        }
+        if (!Files.isDirectory(data.resolve("openclipart"))) {
+            throw new IllegalStateException("No image sets under " + data + ": run bash benchmarks/quality-data/prepare.sh first.");
+        }
+        List<DataSet> sets = List.of(
+                new DataSet("openclipart", ImageCatalog.scan(data.resolve("openclipart")), null),
+                new DataSet("gcompris", ImageCatalog.scan(data.resolve("gcompris")), null),
+                new DataSet("emoji google->apple", ImageCatalog.scan(data.resolve("emoji/google")),
+                        ImageCatalog.scan(data.resolve("emoji/apple"))));
+        List<Row> rows = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        for (DataSet set : sets) {
+            if (only != null && only.stream().noneMatch(set.name()::startsWith)) {
+                continue;
+            }
+            for (int n : sizes) {
+                int fewest = fewestPerClass(set.source());
+                int needed = n + VALIDATION_PER_CLASS + (set.target() == null ? MIN_TEST_PER_CLASS : 0);
+                if (fewest < needed) {
+                    notes.add(String.format(Locale.ROOT, "%s at %d images per class: not measured, its smallest class"
+                            + " has %d images (%d needed with validation and test)", set.name(), n, fewest, needed));
+                    continue;
+                }
+                Row row = new Row(set.name(), n, new LinkedHashMap<>());
+                for (int seed = 1; seed <= seeds; seed++) {
+                    run(set, n, seed, row);
+                }
+                rows.add(row);
+                QualityReport.write(out, rows, notes, seeds);
+            }
+        }
+        QualityReport.write(out, rows, notes, seeds);
+        System.out.println(Files.readString(out));
+    }
+
+    private static int fewestPerClass(ImageCatalog catalog) {
+        int[] counts = new int[catalog.classNames().size()];
+        for (ImageSample s : catalog.samples()) {
+            counts[s.label()]++;
+        }
+        return java.util.Arrays.stream(counts).min().orElse(0);
+    }
+
+    /** Draws the parts for one seed and runs every method on them. */
+    private static void run(DataSet set, int n, int seed, Row row) throws Exception {
+        List<String> names = set.source().classNames();
+        Map<Integer, List<ImageSample>> byClass = new LinkedHashMap<>();
+        for (ImageSample s : set.source().samples()) {
+            byClass.computeIfAbsent(s.label(), k -> new ArrayList<>()).add(s);
+        }
+        List<ImageSample> train = new ArrayList<>();
+        List<ImageSample> validation = new ArrayList<>();
+        List<ImageSample> test = new ArrayList<>();
+        java.util.Set<String> used = new java.util.HashSet<>();
+        for (List<ImageSample> samples : byClass.values()) {
+            List<ImageSample> shuffled = new ArrayList<>(samples);
+            Collections.shuffle(shuffled, new Random(seed * 1000L + samples.get(0).label()));
+            train.addAll(shuffled.subList(0, n));
+            validation.addAll(shuffled.subList(n, n + VALIDATION_PER_CLASS));
+            for (ImageSample s : shuffled.subList(0, n + VALIDATION_PER_CLASS)) {
+                used.add(s.path().getFileName().toString());
+            }
+            if (set.target() == null) {
+                test.addAll(shuffled.subList(n + VALIDATION_PER_CLASS,
+                        Math.min(shuffled.size(), n + VALIDATION_PER_CLASS + TEST_PER_CLASS)));
+            }
+        }
+        if (set.target() != null) { // another vendor's drawings of emoji not used for training
+            Map<Integer, List<ImageSample>> other = new LinkedHashMap<>();
+            for (ImageSample s : set.target().samples()) {
+                if (!used.contains(s.path().getFileName().toString())) {
+                    other.computeIfAbsent(s.label(), k -> new ArrayList<>()).add(s);
+                }
+            }
+            for (List<ImageSample> samples : other.values()) {
+                List<ImageSample> shuffled = new ArrayList<>(samples);
+                Collections.shuffle(shuffled, new Random(seed * 7919L + samples.get(0).label()));
+                test.addAll(shuffled.subList(0, Math.min(TEST_PER_CLASS, shuffled.size())));
+            }
+        }
+        ImageCatalog trainPart = ImageCatalog.of(names, train);
+        ImageCatalog validationPart = ImageCatalog.of(names, validation);
+        ImageCatalog testPart = ImageCatalog.of(names, test);
+        String where = String.format(Locale.ROOT, "%s, %d/class, seed %d", set.name(), n, seed);
+
+        List<ImageSample> labelled = new ArrayList<>(train);
+        labelled.addAll(validation);
+        PlainDjlBaseline.Result plain = PlainDjlBaseline.run(MODEL, labels(labelled), labels(test), seed);
+        row.runs().computeIfAbsent("plain DJL baseline", k -> new ArrayList<>())
+                .add(new double[] {plain.testAccuracy(), plain.wallSeconds()});
+        System.out.printf(Locale.ROOT, "%s: plain %.3f in %.1f s%n", where, plain.testAccuracy(), plain.wallSeconds());
+
+        long start = System.nanoTime();
+        try (AutoResult auto = AutoFineTune.builder().setBackbone(MODEL).setData(trainPart, validationPart)
+                .optPipeline(pipeline()).optSeed(seed).build().run()) {
+            Evaluation t = auto.evaluate(testPart);
+            double wall = (System.nanoTime() - start) / 1e9;
+            row.runs().computeIfAbsent("automatic plan", k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
+            System.out.printf(Locale.ROOT, "%s: auto %.3f in %.1f s%n%s", where, t.accuracy(), wall, auto);
+        }
+
+        start = System.nanoTime();
+        try (Model model = TorchScriptBackbone.load(MODEL)) {
+            FineTuner tuner = FineTuner.from(model).replaceHead(names.size(), HeadReplacer.append()).optClassNames(names)
+                    .optSeed(seed).optProgress(false).optFeatureCache(true)
+                    .stage(Stage.headOnly().withSteps(300).withLearningRate(1e-3));
+            tuner.fit(dataset(trainPart, true), dataset(validationPart, false));
+            Evaluation t = tuner.evaluate(dataset(testPart, false));
+            double wall = (System.nanoTime() - start) / 1e9;
+            row.runs().computeIfAbsent("head-only, 300 steps", k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
+            System.out.printf(Locale.ROOT, "%s: head-only %.3f in %.1f s%n", where, t.accuracy(), wall);
+        }
+    }
+
+    private static ImageDataset dataset(ImageCatalog part, boolean training) {
+        // small batches: a CPU runs MobileNetV2 several times faster per image in batches of 4 than of 256
+        return ImageDataset.builder().setCatalog(part).optPipeline(pipeline().evaluation())
+                .setSampling(training ? 16 : 4, training).build();
+    }
+
+    /** The embedding's input: the whole image squashed to 224 x 224 over white, RGB in [0, 1]. */
+    static ImagePipeline pipeline() {
+        return ImagePipeline.builder().setSize(224).optResizeMode(ResizeMode.SQUASH).optAllowUpscale(true)
+                .optNormalization(new float[] {0, 0, 0}, new float[] {1, 1, 1}).build();
+    }
+
+    private static List<PlainDjlBaseline.LabeledImage> labels(List<ImageSample> samples) {
+        List<PlainDjlBaseline.LabeledImage> out = new ArrayList<>();
+        for (ImageSample s : samples) {
+            out.add(new PlainDjlBaseline.LabeledImage(s.path(), s.label()));
+        }
+        return out;
+    }
+}

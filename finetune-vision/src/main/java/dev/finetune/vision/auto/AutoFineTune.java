@@ -1,0 +1,263 @@
+package dev.finetune.vision.auto;
+
+import ai.djl.Model;
+import ai.djl.training.dataset.RandomAccessDataset;
+import dev.finetune.core.FineTuner;
+import dev.finetune.core.checkpoint.CheckpointException;
+import dev.finetune.core.features.FeatureCache;
+import dev.finetune.core.listeners.EarlyStopping;
+import dev.finetune.core.listeners.LearningRateFinder;
+import dev.finetune.core.result.FineTuneResult;
+import dev.finetune.core.stage.Stage;
+import dev.finetune.vision.backbone.TorchScriptBackbone;
+import dev.finetune.vision.bottleneck.CrossValidation;
+import dev.finetune.vision.data.ImageCatalog;
+import dev.finetune.vision.data.ImageDataset;
+import dev.finetune.vision.export.BottleneckHead;
+import dev.finetune.vision.transform.ImagePipeline;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * Fine-tunes a pretrained TorchScript embedding on labelled images in one call, the way the seeds
+ * say: first a linear classifier on the frozen, standardised features with its regularisation
+ * chosen by cross-validation (the small-data default, and a probe that costs one pass over the
+ * images); then, where the data is large enough for tuning to win (Chu et al.: 20+ images per class)
+ * and the time budget allows, the whole network fine-tuned from that classifier (linear probe, then
+ * fine-tune) at a rate found by a learning-rate search, with early stopping. The candidate with the
+ * better validation accuracy is kept, and the result says in words what was tried, what it measured
+ * and why it chose.
+ *
+ * <pre>{@code
+ * ImageCatalog images = ImageCatalog.scan(folder);
+ * DataSplit.Splits parts = DataSplit.builder().optSeed(7).build().split(images);
+ * try (AutoResult auto = AutoFineTune.builder()
+ *         .setBackbone(Path.of("embedding.pt"))
+ *         .setData(parts.train(), parts.validation())
+ *         .optPipeline(ImagePipeline.builder().setSize(224).optResizeMode(ResizeMode.SQUASH).build())
+ *         .build().run()) {
+ *     System.out.println(auto);                      // what it chose and why
+ *     Evaluation test = auto.evaluate(parts.test()); // once
+ *     ClassifierExport.save(auto.model(), dir, "classifier", images.classNames(), auto.preprocessing());
+ * }
+ * }</pre>
+ */
+public final class AutoFineTune {
+
+    /** Images per class from which fine-tuning is tried beside the linear classifier. */
+    static final int TUNE_FROM_IMAGES_PER_CLASS = 20;
+    private static final int BATCH = 16;
+    /** Images per evaluation batch: small batches run fastest on a CPU (see FeatureCache). */
+    static final int EVALUATION_BATCH = 4;
+
+    private final Path backbone;
+    private final ImageCatalog train;
+    private final ImageCatalog validation;
+    private final ImagePipeline pipeline;
+    private final long seed;
+    private final Duration budget;
+
+    private AutoFineTune(Builder b) {
+        backbone = b.backbone;
+        train = b.train;
+        validation = b.validation;
+        pipeline = b.pipeline;
+        seed = b.seed;
+        budget = b.budget;
+    }
+
+    /** @return a builder; the backbone and the data are required */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Trains the candidates and keeps the better on validation.
+     *
+     * @return the chosen model with what was measured; close it to free the model
+     * @throws IOException if the backbone cannot be read
+     * @throws CheckpointException never in practice (no checkpoint is written)
+     */
+    public AutoResult run() throws IOException, CheckpointException {
+        int classes = train.classNames().size();
+        double perClass = (double) train.size() / classes;
+        List<AutoResult.Tried> tried = new ArrayList<>();
+        List<String> why = new ArrayList<>();
+        long start = System.nanoTime();
+        boolean tune = perClass >= TUNE_FROM_IMAGES_PER_CLASS;
+        Model probe = TorchScriptBackbone.load(backbone);
+        double probeAccuracy;
+        CrossValidation.Selection selection;
+        try {
+            try (FeatureCache x = features(probe, train); FeatureCache v = features(probe, validation)) {
+                CrossValidation search = CrossValidation.builder().optSeed(seed).optGrid(CrossValidation.logGrid(1e-4, 1e4, 1)).build();
+                if (tune) {
+                    // validation images judge the linear classifier against fine-tuning
+                    selection = search.select(x.rows(), x.labels(), classes);
+                    probeAccuracy = selection.classifier().accuracy(v.rows(), v.labels());
+                } else {
+                    // nothing else to choose between: every labelled image trains, cross-validation judges
+                    selection = search.select(concat(x.rows(), v.rows()), concat(x.labels(), v.labels()), classes);
+                    probeAccuracy = selection.accuracy();
+                }
+            }
+            BottleneckHead.attach(probe, selection.classifier(), pipeline.toPreprocessing());
+        } catch (RuntimeException e) {
+            probe.close();
+            throw e;
+        }
+        double probeSeconds = (System.nanoTime() - start) / 1e9;
+        tried.add(new AutoResult.Tried("linear classifier on frozen features", probeAccuracy, probeSeconds,
+                String.format(Locale.ROOT, "standardised, C = %.3g by %s%s", selection.c(),
+                        selection.atEdge() ? "cross-validation (at the edge of its range)" : "cross-validation",
+                        tune ? "" : "; trained on the training and validation images, accuracy by 5-fold cross-validation")));
+        // the probe's pass over the images prices one forward per image; a training step costs about three
+        double perImage = probeSeconds / Math.max(1, train.size() + validation.size());
+        double epochEstimate = perImage * (3 * train.size() + validation.size());
+        double left = budget != null ? budget.toSeconds() - probeSeconds : 3 * probeSeconds - probeSeconds;
+        int epochs = (int) Math.min(15, Math.floor((left - 60 * perImage * BATCH * 3) / Math.max(1e-9, epochEstimate)));
+        if (perClass < TUNE_FROM_IMAGES_PER_CLASS) {
+            why.add(String.format(Locale.ROOT, "%.0f images per class: too few for fine-tuning to beat a linear"
+                    + " classifier on frozen features (Chu et al. 2016: freeze below about 20)", perClass));
+        } else if (epochs < 2) {
+            why.add(String.format(Locale.ROOT, "fine-tuning skipped: an epoch is estimated at %.0f s on this device and"
+                    + " the time budget leaves %.0f s (optTimeBudget raises it)", epochEstimate, Math.max(0, left)));
+        }
+        Model chosen = probe;
+        AutoResult.Tried best = tried.get(0);
+        if (tune && epochs >= 2) {
+            Model tuned = TorchScriptBackbone.load(backbone);
+            try {
+                long began = System.nanoTime();
+                BottleneckHead.attach(tuned, selection.classifier(), pipeline.toPreprocessing());
+                LearningRateFinder finder = LearningRateFinder.forStage(0).optRange(1e-6, 1e-2).optSteps(30);
+                FineTuneResult r = FineTuner.from(tuned).optNumClasses(classes).optClassNames(train.classNames())
+                        .optSeed(seed).optProgress(false).addListener(finder).addListener(EarlyStopping.patience(3))
+                        .stage(Stage.full().withEpochs(epochs).withName("fine-tune from the linear classifier"))
+                        .fit(dataset(train, pipeline.training(seed), true), dataset(validation, pipeline.evaluation(), false));
+                double accuracy = r.bestEpoch().validationAccuracy();
+                tried.add(new AutoResult.Tried("fine-tuned from the linear classifier", accuracy,
+                        (System.nanoTime() - began) / 1e9, String.format(Locale.ROOT,
+                                "every layer, AdamW at %.2e (learning-rate search), %d of %d epochs (early stopping),"
+                                        + " best epoch %d", finder.result().suggestion(), r.epochs().size(), epochs,
+                                r.bestEpoch().epoch())));
+                if (accuracy > probeAccuracy) {
+                    probe.close();
+                    chosen = tuned;
+                    best = tried.get(1);
+                } else {
+                    tuned.close();
+                    why.add("fine-tuning did not beat the linear classifier on validation");
+                }
+            } catch (dev.finetune.core.TrainingDivergedException e) {
+                tuned.close();
+                why.add("fine-tuning diverged (" + e.getMessage() + "): kept the linear classifier");
+            } catch (RuntimeException | CheckpointException e) {
+                tuned.close();
+                probe.close();
+                throw e;
+            }
+        }
+        why.add(0, String.format(Locale.ROOT, "chose the %s: validation accuracy %.3f", best.name(),
+                best.validationAccuracy()));
+        return new AutoResult(chosen, classes, train.classNames(), pipeline.toPreprocessing(), tried, why, perClass);
+    }
+
+    private static float[][] concat(float[][] a, float[][] b) {
+        float[][] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private FeatureCache features(Model model, ImageCatalog part) {
+        return FeatureCache.compute(model.getBlock(), model.getNDManager(), dataset(part, pipeline.evaluation(), false), 256);
+    }
+
+    private static RandomAccessDataset dataset(ImageCatalog part, ai.djl.translate.Pipeline p, boolean training) {
+        return ImageDataset.builder().setCatalog(part).optPipeline(p).setSampling(BATCH, training).build();
+    }
+
+    /** Sets the backbone and the data (required), the pipeline, the seed and the time budget. */
+    public static final class Builder {
+        private Path backbone;
+        private ImageCatalog train;
+        private ImageCatalog validation;
+        private ImagePipeline pipeline = ImagePipeline.imageNet(224);
+        private long seed = 42;
+        private Duration budget;
+
+        private Builder() {}
+
+        /**
+         * @param torchScript a TorchScript module that outputs (N, features): the backbone without its head
+         * @return this
+         */
+        public Builder setBackbone(Path torchScript) {
+            backbone = Objects.requireNonNull(torchScript, "backbone");
+            return this;
+        }
+
+        /**
+         * @param trainPart the images to train on
+         * @param validationPart the images that choose (never the test part)
+         * @return this
+         */
+        public Builder setData(ImageCatalog trainPart, ImageCatalog validationPart) {
+            train = Objects.requireNonNull(trainPart, "train");
+            validation = Objects.requireNonNull(validationPart, "validation");
+            return this;
+        }
+
+        /**
+         * @param imagePipeline how images become the backbone's input (default {@code ImagePipeline.imageNet(224)})
+         * @return this
+         */
+        public Builder optPipeline(ImagePipeline imagePipeline) {
+            pipeline = Objects.requireNonNull(imagePipeline, "pipeline");
+            return this;
+        }
+
+        /**
+         * @param randomSeed seeds the folds, the search and the training (default 42)
+         * @return this
+         */
+        public Builder optSeed(long randomSeed) {
+            seed = randomSeed;
+            return this;
+        }
+
+        /**
+         * @param total the longest the whole call may take; fine-tuning runs only when its estimate fits
+         *     (default: three times the linear classifier's time, which on a CPU leaves fine-tuning out)
+         * @return this
+         */
+        public Builder optTimeBudget(Duration total) {
+            budget = total;
+            return this;
+        }
+
+        /** @return the automatic fine-tune */
+        public AutoFineTune build() {
+            if (backbone == null || train == null) {
+                throw new IllegalStateException("AutoFineTune needs setBackbone(file) and setData(train, validation).");
+            }
+            if (train.classNames().size() < 2) {
+                throw new IllegalArgumentException("The training images hold " + train.classNames().size()
+                        + " class: a classifier needs at least 2 class folders.");
+            }
+            return new AutoFineTune(this);
+        }
+    }
+}
