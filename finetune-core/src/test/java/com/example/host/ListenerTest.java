@@ -2,14 +2,12 @@ package com.example.host;
 
 import ai.djl.Model;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.dataset.RandomAccessDataset;
-import ai.djl.training.dataset.Record;
-import ai.djl.util.Progress;
 import dev.finetune.core.FineTuneListener;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.FitControl;
 import dev.finetune.core.TrainingInterruptedException;
 import dev.finetune.core.fixtures.FashionMnist;
+import dev.finetune.core.fixtures.InterruptingDataset;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.fixtures.Weights;
 import dev.finetune.core.result.EpochMetrics;
@@ -19,7 +17,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,44 +102,6 @@ class ListenerTest {
         }
     }
 
-    /** Interrupts a thread on the k-th record read. */
-    static final class InterruptingDataset extends RandomAccessDataset {
-        private final RandomAccessDataset inner;
-        private final Thread target;
-        private final int interruptAt;
-        private int reads;
-
-        InterruptingDataset(RandomAccessDataset inner, Thread target, int interruptAt) {
-            super(new Builder().setSampling(20, true));
-            this.inner = inner;
-            this.target = target;
-            this.interruptAt = interruptAt;
-        }
-
-        @Override
-        public synchronized Record get(NDManager manager, long index) throws IOException {
-            if (++reads == interruptAt) {
-                target.interrupt();
-            }
-            return inner.get(manager, index);
-        }
-
-        @Override
-        protected long availableSize() {
-            return inner.size();
-        }
-
-        @Override
-        public void prepare(Progress progress) {}
-
-        private static final class Builder extends BaseBuilder<Builder> {
-            @Override
-            protected Builder self() {
-                return this;
-            }
-        }
-    }
-
     private FineTuner plan(Model model, String name) {
         return FineTuner.from(model).replaceHead(SourceModel.TARGET.length).optProgress(false).optSeed(7)
                 .optClassNames(FashionMnist.names(SourceModel.TARGET))
@@ -174,7 +133,7 @@ class ListenerTest {
         Recorder first = new Recorder();
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 20, 20, 41);
-            var train = new InterruptingDataset(sets.train(), Thread.currentThread(), 250);
+            var train = new InterruptingDataset(sets.train(), 20, Thread.currentThread(), 250);
             TrainingInterruptedException stopped = catchThrowableOfType(
                     () -> plan(model, "cut").addListener(first).fit(train, sets.validation()),
                     TrainingInterruptedException.class);

@@ -2,11 +2,9 @@ package dev.finetune.core;
 
 import ai.djl.Model;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.dataset.RandomAccessDataset;
-import ai.djl.training.dataset.Record;
-import ai.djl.util.Progress;
 import dev.finetune.core.checkpoint.Checkpoint;
 import dev.finetune.core.fixtures.FashionMnist;
+import dev.finetune.core.fixtures.InterruptingDataset;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.fixtures.Weights;
 import dev.finetune.core.result.CheckpointMetric;
@@ -18,7 +16,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -34,44 +31,6 @@ class InterruptionTest {
     @AfterEach
     void clearInterrupt() {
         Thread.interrupted(); // never leak the flag into other tests on this thread
-    }
-
-    /** Reads an inner dataset record by record and interrupts a thread on the k-th read. */
-    static final class InterruptingDataset extends RandomAccessDataset {
-        private final RandomAccessDataset inner;
-        private final Thread target;
-        private final int interruptAt;
-        private int reads;
-
-        InterruptingDataset(RandomAccessDataset inner, int batchSize, Thread target, int interruptAt) {
-            super(new Builder().setSampling(batchSize, true));
-            this.inner = inner;
-            this.target = target;
-            this.interruptAt = interruptAt;
-        }
-
-        @Override
-        public synchronized Record get(NDManager manager, long index) throws IOException {
-            if (++reads == interruptAt) {
-                target.interrupt();
-            }
-            return inner.get(manager, index);
-        }
-
-        @Override
-        protected long availableSize() {
-            return inner.size();
-        }
-
-        @Override
-        public void prepare(Progress progress) {}
-
-        private static final class Builder extends BaseBuilder<Builder> {
-            @Override
-            protected Builder self() {
-                return this;
-            }
-        }
     }
 
     private static FineTuner plan(Model model, Path checkpoint) {

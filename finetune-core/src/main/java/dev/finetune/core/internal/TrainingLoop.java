@@ -142,17 +142,9 @@ public final class TrainingLoop {
                     NDList x = onDevice(b.getData(), step);
                     NDList y = onDevice(b.getLabels(), step);
                     double factor = plan.schedule().factor(clock.step, clock.totalSteps());
-                    NDArray lossValue;
-                    NDArray logits;
-                    // DJL allows one gradient collector per process: fits in other threads take turns here
-                    synchronized (GRADIENT_LOCK) {
-                        try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
-                            NDList out = block.forward(parameterStore, x, true);
-                            logits = out.head();
-                            lossValue = loss.evaluate(y, out);
-                            collector.backward(lossValue);
-                        }
-                    }
+                    NDList out = forwardBackward(x, y);
+                    NDArray lossValue = out.get(0);
+                    NDArray logits = out.get(1);
                     optimizer.step(plan, factor, step);
                     int size = b.getSize();
                     NDArray detached = lossValue.stopGradient(); // the sums must not grow an autograd graph
@@ -177,6 +169,19 @@ public final class TrainingLoop {
             double meanLoss = lossSum.getFloat() / samples;
             double accuracy = (double) correct.getLong() / samples;
             return new EpochTotals(samples, batches, meanLoss, accuracy, null, 2, lastRate);
+        }
+    }
+
+    /** Forward in training mode, loss, backward: returns (loss, logits); the gradients stay on the parameters. */
+    private NDList forwardBackward(NDList x, NDList y) {
+        // DJL allows one gradient collector per process: fits in other threads take turns here
+        synchronized (GRADIENT_LOCK) {
+            try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
+                NDList out = block.forward(parameterStore, x, true);
+                NDArray lossValue = loss.evaluate(y, out);
+                collector.backward(lossValue);
+                return new NDList(lossValue, out.head());
+            }
         }
     }
 
@@ -207,13 +212,7 @@ public final class TrainingLoop {
                     try (Batch b = batch; NDManager step = manager.newSubManager()) {
                         NDList x = onDevice(b.getData(), step);
                         NDList y = onDevice(b.getLabels(), step);
-                        NDArray lossValue;
-                        synchronized (GRADIENT_LOCK) {
-                            try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
-                                lossValue = loss.evaluate(y, block.forward(parameterStore, x, true));
-                                collector.backward(lossValue);
-                            }
-                        }
+                        NDArray lossValue = forwardBackward(x, y).get(0);
                         optimizer.step(plan, rate.applyAsDouble(done) / plan.learningRate(), step);
                         losses[done++] = lossValue.getFloat();
                     }
