@@ -331,36 +331,7 @@ final class FitRun implements FitControl {
 
     @Override
     public Snapshot snapshot() {
-        // copies put back in place: the arrays keep their identity, which the loop's parameter store relies on
-        NDManager copies = manager.newSubManager();
-        List<ai.djl.ndarray.NDArray[]> pairs = new ArrayList<>();
-        for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : block.getParameters()) {
-            if (p.getValue().isInitialized()) {
-                ai.djl.ndarray.NDArray live = p.getValue().getArray();
-                ai.djl.ndarray.NDArray copy = live.duplicate();
-                copy.attach(copies);
-                pairs.add(new ai.djl.ndarray.NDArray[] {live, copy});
-            }
-        }
-        PlanOptimizer current = optimizer;
-        PlanOptimizer.SavedState moments = current != null ? current.export(block.getParameters()) : null;
-        return new Snapshot() {
-            @Override
-            public void restore() {
-                for (ai.djl.ndarray.NDArray[] pair : pairs) {
-                    pair[1].copyTo(pair[0]);
-                }
-                if (current != null && current == optimizer) {
-                    current.reset();
-                    current.restore(moments, block.getParameters());
-                }
-            }
-
-            @Override
-            public void close() {
-                copies.close();
-            }
-        };
+        return new TrainingSnapshot(block, manager, optimizer, () -> optimizer);
     }
 
     @Override
