@@ -27,13 +27,13 @@ import static org.assertj.core.api.Assertions.within;
 /** Stages on cached outputs of their frozen prefix: same training, no prefix passes after the first, in memory or mapped. */
 class FeatureCacheTest {
 
-    /** Passes inputs through and counts forward passes (not shape inference). */
+    /** Passes inputs through and counts the samples that went through it (not shape inference). */
     private static final class Counter extends AbstractBlock {
         int forwards;
 
         @Override
         protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            forwards++;
+            forwards += (int) inputs.head().getShape().get(0);
             return inputs;
         }
 
@@ -97,8 +97,8 @@ class FeatureCacheTest {
         Run plain = run(HEAD_ONLY, false, Long.MAX_VALUE, null, 0);
         Run cached = run(HEAD_ONLY, true, Long.MAX_VALUE, null, 0);
         // 100 training images in 5 batches and 50 validation images in 1 batch, 3 epochs
-        assertThat(plain.prefixPasses()).isEqualTo(3 * (5 + 1));
-        assertThat(cached.prefixPasses()).as("one pass per 256-sample chunk, before the first epoch").isEqualTo(2);
+        assertThat(plain.prefixPasses()).as("samples through the backbone").isEqualTo(3 * (100 + 50));
+        assertThat(cached.prefixPasses()).as("each sample once, before the first epoch").isEqualTo(100 + 50);
         assertSameTraining(cached, plain, 3);
     }
 
@@ -108,9 +108,9 @@ class FeatureCacheTest {
         Stage partial = Stage.partial(1).withEpochs(3).withLearningRate(3e-3);
         Run plain = run(partial, false, Long.MAX_VALUE, null, 3);
         Run cached = run(partial, true, Long.MAX_VALUE, null, 3);
-        assertThat(plain.prefixPasses()).isEqualTo(3 * (5 + 1));
-        assertThat(cached.prefixPasses()).as("the frozen prefix ran once per chunk; the counter is its last child")
-                .isEqualTo(2);
+        assertThat(plain.prefixPasses()).isEqualTo(3 * (100 + 50));
+        assertThat(cached.prefixPasses()).as("the frozen prefix saw each sample once; the counter is its last child")
+                .isEqualTo(100 + 50);
         assertSameTraining(cached, plain, 3);
     }
 
@@ -118,7 +118,7 @@ class FeatureCacheTest {
     void cacheOverTheMemoryLimitIsAMemoryMappedFileThatGivesTheSameTraining(@TempDir Path dir) throws Exception {
         Run memory = run(HEAD_ONLY, true, Long.MAX_VALUE, null, 0);
         Run mapped = run(HEAD_ONLY, true, 0, dir, 0);
-        assertThat(mapped.prefixPasses()).isEqualTo(2);
+        assertThat(mapped.prefixPasses()).isEqualTo(100 + 50);
         assertSameTraining(mapped, memory, 3);
         try (var files = Files.list(dir)) {
             assertThat(files).as("cache files are deleted at the end of the stage").isEmpty();
