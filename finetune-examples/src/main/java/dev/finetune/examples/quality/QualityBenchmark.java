@@ -41,7 +41,7 @@ public final class QualityBenchmark {
     static final Path MODEL = Paths.get("models/mobilenetv2-nsfwjs-embedding.pt");
     static final int VALIDATION_PER_CLASS = 5;
     static final int TEST_PER_CLASS = 15;
-    static final int MIN_TEST_PER_CLASS = 5;
+    static final int MIN_TEST_PER_CLASS = 2;
 
     private QualityBenchmark() {}
 
