@@ -79,6 +79,8 @@ final class BuiltInListeners {
         private NDArray firstBad;
         private EpochStart epoch;
         private int reads;
+        private long steps;
+        private long checkedAt;
 
         Divergence(int interval) {
             this.interval = Math.max(1, interval);
@@ -88,6 +90,8 @@ final class BuiltInListeners {
         public void onEpochStart(EpochStart start) {
             epoch = start;
             reads = 0;
+            steps = 0;
+            checkedAt = 0;
             firstBad = start.manager().zeros(new Shape(), DataType.FLOAT32);
         }
 
@@ -98,7 +102,19 @@ final class BuiltInListeners {
             noneYet.attach(step.manager());
             NDArray bad = step.loss().sub(step.loss()).isNaN().logicalAnd(noneYet);
             firstBad.addi(bad.toType(DataType.FLOAT32, false).mul(step.stepInStage()));
+            steps = step.step();
             if (step.step() % interval == 0 || step.step() == epoch.steps()) {
+                check();
+            }
+        }
+
+        /**
+         * Reads the flag once more when the training pass ended after a step that was not read (the
+         * pass had fewer steps than its first batch announced, e.g. a dropped last batch), so no
+         * non-finite loss reaches validation.
+         */
+        void endOfPass() {
+            if (steps > checkedAt) {
                 check();
             }
         }
@@ -110,6 +126,7 @@ final class BuiltInListeners {
 
         private void check() {
             reads++;
+            checkedAt = steps;
             long step = (long) firstBad.getFloat();
             if (step > 0) {
                 throw new TrainingDivergedException(String.format(Locale.ROOT,

@@ -265,6 +265,7 @@ final class FitRun implements FitControl {
                                 loss, stepManager);
                         fire(l -> l.onStep(event));
                     });
+            divergence.endOfPass();
             double trainSeconds = (System.nanoTime() - began) / 1e9;
             EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + start.label());
             checkLabels = false;

@@ -121,6 +121,7 @@ public final class AutoFineTune {
         double perImage = probeSeconds / Math.max(1, train.size() + validation.size());
         double epochEstimate = perImage * (3 * train.size() + validation.size());
         double left = budget != null ? budget.toSeconds() - probeSeconds : 3 * probeSeconds - probeSeconds;
+        // the rate search's 30 trial steps, counted twice for safety, come out of the budget first
         int epochs = (int) Math.min(15, Math.floor((left - 60 * perImage * BATCH * 3) / Math.max(1e-9, epochEstimate)));
         if (perClass < TUNE_FROM_IMAGES_PER_CLASS) {
             why.add(String.format(Locale.ROOT, "%.0f images per class: too few for fine-tuning to beat a linear"
@@ -166,7 +167,7 @@ public final class AutoFineTune {
         }
         why.add(0, String.format(Locale.ROOT, "chose the %s: validation accuracy %.3f", best.name(),
                 best.validationAccuracy()));
-        return new AutoResult(chosen, classes, train.classNames(), pipeline.toPreprocessing(), tried, why, perClass);
+        return new AutoResult(chosen, classes, train.classNames(), pipeline.toPreprocessing(), tried, best, why, perClass);
     }
 
     private static float[][] concat(float[][] a, float[][] b) {

@@ -33,16 +33,18 @@ public final class AutoResult implements AutoCloseable {
     private final List<String> classNames;
     private final ClassifierExport.Preprocessing preprocessing;
     private final List<Tried> tried;
+    private final Tried chosen;
     private final List<String> reasons;
     private final double imagesPerClass;
 
     AutoResult(Model model, int classes, List<String> classNames, ClassifierExport.Preprocessing preprocessing,
-            List<Tried> tried, List<String> reasons, double imagesPerClass) {
+            List<Tried> tried, Tried chosen, List<String> reasons, double imagesPerClass) {
         this.model = model;
         this.classes = classes;
         this.classNames = List.copyOf(classNames);
         this.preprocessing = preprocessing;
         this.tried = List.copyOf(tried);
+        this.chosen = chosen;
         this.reasons = List.copyOf(reasons);
         this.imagesPerClass = imagesPerClass;
     }
@@ -64,7 +66,7 @@ public final class AutoResult implements AutoCloseable {
 
     /** @return the chosen candidate */
     public Tried chosen() {
-        return tried.stream().filter(t -> reasons.get(0).contains(t.name())).findFirst().orElse(tried.get(0));
+        return chosen;
     }
 
     /**
