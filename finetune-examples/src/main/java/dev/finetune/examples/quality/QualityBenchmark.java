@@ -71,11 +71,7 @@ public final class QualityBenchmark {
         if (!Files.isDirectory(data.resolve("openclipart"))) {
             throw new IllegalStateException("No image sets under " + data + ": run bash benchmarks/quality-data/prepare.sh first.");
         }
-        List<DataSet> sets = List.of(
-                new DataSet("openclipart", ImageCatalog.scan(data.resolve("openclipart")), null),
-                new DataSet("gcompris", ImageCatalog.scan(data.resolve("gcompris")), null),
-                new DataSet("emoji google->apple", ImageCatalog.scan(data.resolve("emoji/google")),
-                        ImageCatalog.scan(data.resolve("emoji/apple"))));
+        List<DataSet> sets = sets(data);
         List<Row> rows = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         for (DataSet set : sets) {
@@ -102,7 +98,16 @@ public final class QualityBenchmark {
         System.out.println(Files.readString(out));
     }
 
-    private static int fewestPerClass(ImageCatalog catalog) {
+    /** The benchmark's image sets under the folder {@code prepare.sh} fills. */
+    static List<DataSet> sets(Path data) throws java.io.IOException {
+        return List.of(
+                new DataSet("openclipart", ImageCatalog.scan(data.resolve("openclipart")), null),
+                new DataSet("gcompris", ImageCatalog.scan(data.resolve("gcompris")), null),
+                new DataSet("emoji google->apple", ImageCatalog.scan(data.resolve("emoji/google")),
+                        ImageCatalog.scan(data.resolve("emoji/apple"))));
+    }
+
+    static int fewestPerClass(ImageCatalog catalog) {
         int[] counts = new int[catalog.classNames().size()];
         for (ImageSample s : catalog.samples()) {
             counts[s.label()]++;
@@ -110,9 +115,15 @@ public final class QualityBenchmark {
         return java.util.Arrays.stream(counts).min().orElse(0);
     }
 
-    /** Draws the parts for one seed and runs every method on them. */
-    private static void run(DataSet set, int n, int seed, Row row) throws Exception {
-        List<String> names = set.source().classNames();
+    /** The images of one seed's draw: training, validation (both labelled) and test. */
+    record Parts(List<ImageSample> train, List<ImageSample> validation, List<ImageSample> test) {}
+
+    /**
+     * Draws one seed's parts: per class, {@code n} training and {@value #VALIDATION_PER_CLASS}
+     * validation images from the source, and up to {@value #TEST_PER_CLASS} test images from the
+     * rest of the source, or, for a set with a target, from the target's drawings of other images.
+     */
+    static Parts draw(DataSet set, int n, int seed) {
         Map<Integer, List<ImageSample>> byClass = new LinkedHashMap<>();
         for (ImageSample s : set.source().samples()) {
             byClass.computeIfAbsent(s.label(), k -> new ArrayList<>()).add(s);
@@ -147,6 +158,16 @@ public final class QualityBenchmark {
                 test.addAll(shuffled.subList(0, Math.min(TEST_PER_CLASS, shuffled.size())));
             }
         }
+        return new Parts(train, validation, test);
+    }
+
+    /** Draws the parts for one seed and runs every method on them. */
+    private static void run(DataSet set, int n, int seed, Row row) throws Exception {
+        List<String> names = set.source().classNames();
+        Parts parts = draw(set, n, seed);
+        List<ImageSample> train = parts.train();
+        List<ImageSample> validation = parts.validation();
+        List<ImageSample> test = parts.test();
         ImageCatalog trainPart = ImageCatalog.of(names, train);
         ImageCatalog validationPart = ImageCatalog.of(names, validation);
         ImageCatalog testPart = ImageCatalog.of(names, test);

@@ -1,5 +1,10 @@
 package dev.finetune.examples.auto;
 
+import ai.djl.inference.Predictor;
+import ai.djl.modality.Classifications;
+import ai.djl.modality.cv.Image;
+import ai.djl.modality.cv.ImageFactory;
+import ai.djl.repository.zoo.ZooModel;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.examples.FolderFineTune;
 import dev.finetune.vision.auto.AutoFineTune;
@@ -14,8 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /** Smoke runs of the automatic plan on real images (Fashion-MNIST PNG folders) with the committed pretrained backbone. */
 class AutoFineTuneTest {
@@ -38,11 +45,26 @@ class AutoFineTuneTest {
                 .optPipeline(pipeline()).optSeed(1).build().run()) {
             assertThat(auto.tried()).hasSize(1);
             assertThat(auto.explanation()).contains("chose the linear classifier on frozen features", "Chu et al.",
-                    "images per class");
+                    "images per class", "mirror images");
             Evaluation test = auto.evaluate(parts.test());
             assertThat(test.accuracy()).as("five classes: chance is 0.2").isGreaterThan(0.4);
             ClassifierExport.save(auto.model(), dir.resolve("export"), "auto", images.classNames(), auto.preprocessing());
-            assertThat(dir.resolve("export").resolve("serving.properties")).exists();
+            // the export, loaded from its directory alone, serves what the model in memory predicts
+            List<Path> files = parts.test().samples().stream().limit(6).map(s -> s.path()).toList();
+            try (Predictor<Image, Classifications> inMemory = auto.model().newPredictor(
+                            ClassifierExport.translator(auto.preprocessing(), images.classNames()));
+                    ZooModel<Image, Classifications> served = ClassifierExport.load(dir.resolve("export"));
+                    Predictor<Image, Classifications> fromDisk = served.newPredictor()) {
+                for (Path file : files) {
+                    Image image = ImageFactory.getInstance().fromFile(file);
+                    Classifications a = inMemory.predict(image);
+                    Classifications b = fromDisk.predict(image);
+                    for (String name : images.classNames()) {
+                        assertThat(b.get(name).getProbability()).as("%s %s", file.getFileName(), name)
+                                .isCloseTo(a.get(name).getProbability(), within(1e-5));
+                    }
+                }
+            }
         }
     }
 

@@ -11,9 +11,13 @@ import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.bottleneck.CrossValidation;
+import dev.finetune.vision.bottleneck.FeatureScaling;
+import dev.finetune.vision.bottleneck.LinearClassifier;
+import dev.finetune.vision.bottleneck.LinearModels;
 import dev.finetune.vision.data.ImageCatalog;
 import dev.finetune.vision.data.ImageDataset;
 import dev.finetune.vision.export.BottleneckHead;
+import dev.finetune.vision.transform.DescribedPipeline;
 import dev.finetune.vision.transform.ImagePipeline;
 
 import java.io.IOException;
@@ -26,9 +30,12 @@ import java.util.Objects;
 
 /**
  * Fine-tunes a pretrained TorchScript embedding on labelled images in one call, the way the seeds
- * say: first a linear classifier on the frozen, standardised features with its regularisation
- * chosen by cross-validation (the small-data default, and a probe that costs one pass over the
- * images); then, where the data is large enough for tuning to win (Chu et al.: 20+ images per class)
+ * say: first a linear classifier on the frozen features (each square-rooted and scaled to unit
+ * length, {@link FeatureScaling#SQRT_L2}) with its regularisation chosen by cross-validation (the
+ * small-data default, and a probe that costs one pass over the images); where the pipeline allows
+ * flips ({@code ImagePipeline.flip()}, the default), mirror images are added to its training rows
+ * and every prediction averages an image with its mirror image, in evaluation and in the export.
+ * Then, where the data is large enough for tuning to win (Chu et al.: 20+ images per class)
  * and the time budget allows, the whole network fine-tuned from that classifier (linear probe, then
  * fine-tune) at a rate found by a learning-rate search, with early stopping. The candidate with the
  * better validation accuracy is kept, and the result says in words what was tried, what it measured
@@ -92,30 +99,36 @@ public final class AutoFineTune {
         long start = System.nanoTime();
         boolean tune = perClass >= TUNE_FROM_IMAGES_PER_CLASS;
         Model probe = TorchScriptBackbone.load(backbone);
+        boolean mirror = pipeline.flip();
         double probeAccuracy;
         CrossValidation.Selection selection;
         try {
-            try (FeatureCache x = features(probe, train); FeatureCache v = features(probe, validation)) {
-                CrossValidation search = CrossValidation.builder().optSeed(seed).optGrid(CrossValidation.logGrid(1e-4, 1e4, 1)).build();
-                if (tune) {
-                    // validation images judge the linear classifier against fine-tuning
-                    selection = search.select(x.rows(), x.labels(), classes);
-                    probeAccuracy = selection.classifier().accuracy(v.rows(), v.labels());
-                } else {
-                    // nothing else to choose between: every labelled image trains, cross-validation judges
-                    selection = search.select(concat(x.rows(), v.rows()), concat(x.labels(), v.labels()), classes);
-                    probeAccuracy = selection.accuracy();
-                }
+            CrossValidation search = CrossValidation.builder().optSeed(seed)
+                    .optTrainer(LinearModels.logisticRegression(FeatureScaling.SQRT_L2))
+                    .optGrid(CrossValidation.logGrid(1e-2, 1e4, 1)).build();
+            Rows x = rows(probe, train, mirror);
+            Rows v = rows(probe, validation, mirror);
+            if (tune) {
+                // validation images judge the linear classifier against fine-tuning
+                selection = search.select(x.features(), x.labels(), classes, x.groups());
+                probeAccuracy = v.accuracy(selection.classifier());
+            } else {
+                // nothing else to choose between: every labelled image trains, cross-validation judges
+                Rows all = x.plus(v);
+                selection = search.select(all.features(), all.labels(), classes, all.groups());
+                probeAccuracy = selection.accuracy();
             }
-            BottleneckHead.attach(probe, selection.classifier(), pipeline.toPreprocessing());
+            BottleneckHead.attach(probe, selection.classifier(), pipeline.toPreprocessing(), mirror);
         } catch (RuntimeException e) {
             probe.close();
             throw e;
         }
         double probeSeconds = (System.nanoTime() - start) / 1e9;
         tried.add(new AutoResult.Tried("linear classifier on frozen features", probeAccuracy, probeSeconds,
-                String.format(Locale.ROOT, "standardised, C = %.3g by %s%s", selection.c(),
+                String.format(Locale.ROOT, "features square-rooted and scaled to unit length, C = %.3g by %s%s%s",
+                        selection.c(),
                         selection.atEdge() ? "cross-validation (at the edge of its range)" : "cross-validation",
+                        mirror ? "; mirror images added to training and averaged into every prediction" : "",
                         tune ? "" : "; trained on the training and validation images, accuracy by 5-fold cross-validation")));
         // the probe's pass over the images prices one forward per image; a training step costs about three
         double perImage = probeSeconds / Math.max(1, train.size() + validation.size());
@@ -170,20 +183,80 @@ public final class AutoFineTune {
         return new AutoResult(chosen, classes, train.classNames(), pipeline.toPreprocessing(), tried, best, why, perClass);
     }
 
-    private static float[][] concat(float[][] a, float[][] b) {
-        float[][] out = java.util.Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
+    /**
+     * Feature rows of one part: each image, and with mirroring its mirror image too, in one group
+     * so that cross-validation never holds out one of the two without the other.
+     */
+    private record Rows(float[][] features, int[] labels, int[] groups, int images) {
+        Rows plus(Rows o) {
+            float[][] f = new float[features.length + o.features.length][];
+            int[] l = new int[f.length];
+            int[] g = new int[f.length];
+            for (int i = 0; i < f.length; i++) {
+                boolean mine = i < features.length;
+                int at = mine ? i : i - features.length;
+                f[i] = mine ? features[at] : o.features[at];
+                l[i] = mine ? labels[at] : o.labels[at];
+                g[i] = mine ? groups[at] : images + o.groups[at];
+            }
+            return new Rows(f, l, g, images + o.images);
+        }
+
+        /** Accuracy of the classifier with each image's scores averaged over its rows (the served prediction). */
+        double accuracy(LinearClassifier classifier) {
+            double[][] sum = new double[images][];
+            int[] label = new int[images];
+            for (int i = 0; i < features.length; i++) {
+                double[] s = classifier.scores(features[i]);
+                if (sum[groups[i]] == null) {
+                    sum[groups[i]] = s;
+                } else {
+                    for (int k = 0; k < s.length; k++) {
+                        sum[groups[i]][k] += s[k];
+                    }
+                }
+                label[groups[i]] = labels[i];
+            }
+            int correct = 0;
+            for (int i = 0; i < images; i++) {
+                int best = 0;
+                for (int k = 1; k < sum[i].length; k++) {
+                    best = sum[i][k] > sum[i][best] ? k : best;
+                }
+                correct += best == label[i] ? 1 : 0;
+            }
+            return images == 0 ? 0 : (double) correct / images;
+        }
     }
 
-    private static int[] concat(int[] a, int[] b) {
-        int[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
+    private Rows rows(Model model, ImageCatalog part, boolean mirror) {
+        float[][] plain;
+        int[] labels;
+        try (FeatureCache c = features(model, part, pipeline.evaluation())) {
+            plain = c.rows();
+            labels = c.labels();
+        }
+        int n = plain.length;
+        int[] groups = new int[mirror ? 2 * n : n];
+        for (int i = 0; i < groups.length; i++) {
+            groups[i] = i % n;
+        }
+        if (!mirror) {
+            return new Rows(plain, labels, groups, n);
+        }
+        DescribedPipeline flipped = pipeline.evaluation();
+        flipped.add(image -> image.flip(2)); // CHW: left to right
+        try (FeatureCache c = features(model, part, flipped)) {
+            float[][] both = java.util.Arrays.copyOf(plain, 2 * n);
+            System.arraycopy(c.rows(), 0, both, n, n);
+            int[] l = java.util.Arrays.copyOf(labels, 2 * n);
+            System.arraycopy(labels, 0, l, n, n);
+            return new Rows(both, l, groups, n);
+        }
     }
 
-    private FeatureCache features(Model model, ImageCatalog part) {
-        return FeatureCache.compute(model.getBlock(), model.getNDManager(), dataset(part, pipeline.evaluation(), false), 256);
+    private FeatureCache features(Model model, ImageCatalog part, ai.djl.translate.Pipeline p) {
+        return FeatureCache.compute(model.getBlock(), model.getNDManager(), dataset(part, p, false), 256);
     }
 
     private static RandomAccessDataset dataset(ImageCatalog part, ai.djl.translate.Pipeline p, boolean training) {

@@ -138,27 +138,46 @@ public final class CrossValidation {
      * @return the selection
      */
     public Selection select(float[][] x, int[] y, int classes) {
+        return select(x, y, classes, null);
+    }
+
+    /**
+     * Runs the search with rows in groups that never straddle folds: the rows of one group (say an
+     * image and its mirror image, or the photos of one patient) are held out together, so no fold
+     * is judged on a copy of what it trained on.
+     *
+     * @param x training features, one row per sample
+     * @param y training labels in 0..classes-1; all rows of a group share one label
+     * @param classes number of classes
+     * @param groups a group id per row, or null for one group per row
+     * @return the selection
+     */
+    public Selection select(float[][] x, int[] y, int classes, int[] groups) {
         if (x.length != y.length) {
             throw new IllegalArgumentException(x.length + " feature rows but " + y.length + " labels.");
         }
-        int[] fold = assignFolds(y, classes, folds, seed);
+        if (groups != null && groups.length != y.length) {
+            throw new IllegalArgumentException(groups.length + " group ids for " + y.length + " rows.");
+        }
+        int[] fold = assignFolds(y, classes, folds, seed, groups);
         TreeMap<Double, Integer> correct = new TreeMap<>();
-        for (double c : grid) {
-            correct.put(c, correctAt(c, x, y, classes, fold));
+        int[] counts = correctAt(grid, x, y, classes, fold);
+        for (int i = 0; i < grid.length; i++) {
+            correct.put(grid[i], counts[i]);
         }
         List<String> warnings = new ArrayList<>();
         for (int ext = 0; ext < maxExtensions; ext++) {
             double best = best(correct);
             if (best == correct.firstKey() && correct.size() > 1) {
                 double lower = best / 10;
-                int at = correctAt(lower, x, y, classes, fold);
+                int at = correctAt(new double[] {lower}, x, y, classes, fold)[0];
                 correct.put(lower, at);
                 if (at == correct.get(best)) {
                     break; // a plateau: weaker steps down change nothing
                 }
             } else if (best == correct.lastKey() && correct.size() > 1) {
                 double upper = best * 10;
-                correct.put(upper, correctAt(upper, x, y, classes, fold));
+                correct.put(upper, correctAt(new double[] {upper}, x, y, classes, fold)[0]);
             } else {
                 break;
             }
@@ -170,17 +189,20 @@ public final class CrossValidation {
         return new Selection(trainer.train(x, y, classes, best), best, scores.get(best), scores, warnings);
     }
 
-    private int correctAt(double c, float[][] x, int[] y, int classes, int[] fold) {
-        int correct = 0;
+    /** Correct held-out predictions for each C (ascending), one path of fits per fold. */
+    private int[] correctAt(double[] cs, float[][] x, int[] y, int classes, int[] fold) {
+        int[] correct = new int[cs.length];
         for (int f = 0; f < folds; f++) {
             List<Integer> trainIdx = new ArrayList<>();
             List<Integer> testIdx = new ArrayList<>();
             for (int i = 0; i < y.length; i++) {
                 (fold[i] == f ? testIdx : trainIdx).add(i);
             }
-            LinearClassifier model = trainer.train(rows(x, trainIdx), labels(y, trainIdx), classes, c);
-            for (int i : testIdx) {
-                correct += model.predict(x[i]) == y[i] ? 1 : 0;
+            List<LinearClassifier> models = trainer.trainPath(rows(x, trainIdx), labels(y, trainIdx), classes, cs);
+            for (int k = 0; k < cs.length; k++) {
+                for (int i : testIdx) {
+                    correct[k] += models.get(k).predict(x[i]) == y[i] ? 1 : 0;
+                }
             }
         }
         return correct;
@@ -229,16 +251,25 @@ public final class CrossValidation {
                 lo, hi, best));
     }
 
-    private static int[] assignFolds(int[] y, int classes, int folds, long seed) {
+    private static int[] assignFolds(int[] y, int classes, int folds, long seed, int[] groups) {
+        // per class, the distinct groups in order of first appearance
         List<List<Integer>> byClass = new ArrayList<>();
         for (int c = 0; c < classes; c++) {
             byClass.add(new ArrayList<>());
         }
+        Map<Integer, Integer> labelOfGroup = new LinkedHashMap<>();
         for (int i = 0; i < y.length; i++) {
             if (y[i] < 0 || y[i] >= classes) {
                 throw new IllegalArgumentException("Label " + y[i] + " of sample " + i + " is outside 0.." + (classes - 1));
             }
-            byClass.get(y[i]).add(i);
+            int group = groups == null ? i : groups[i];
+            Integer known = labelOfGroup.putIfAbsent(group, y[i]);
+            if (known == null) {
+                byClass.get(y[i]).add(group);
+            } else if (known != y[i]) {
+                throw new IllegalArgumentException("Group " + group + " holds rows of classes " + known + " and " + y[i]
+                        + ": the rows of a group must share one label.");
+            }
         }
         int smallest = Integer.MAX_VALUE;
         for (List<Integer> members : byClass) {
@@ -247,16 +278,20 @@ public final class CrossValidation {
             }
         }
         if (folds < 2 || folds > smallest) {
-            throw new IllegalArgumentException(
-                    folds + " folds need 2 <= folds <= the smallest class size (" + smallest + ").");
+            throw new IllegalArgumentException(folds + " folds need 2 <= folds <= the smallest class size (" + smallest
+                    + (groups == null ? ")." : " groups)."));
         }
         Random random = new Random(seed);
-        int[] fold = new int[y.length];
+        Map<Integer, Integer> foldOfGroup = new LinkedHashMap<>();
         for (List<Integer> members : byClass) {
             Collections.shuffle(members, random);
             for (int k = 0; k < members.size(); k++) {
-                fold[members.get(k)] = k % folds;
+                foldOfGroup.put(members.get(k), k % folds);
             }
+        }
+        int[] fold = new int[y.length];
+        for (int i = 0; i < y.length; i++) {
+            fold[i] = foldOfGroup.get(groups == null ? i : groups[i]);
         }
         return fold;
     }

@@ -2,33 +2,59 @@ package dev.finetune.vision.bottleneck;
 
 /**
  * A trained linear classifier over bottleneck features: scores {@code W z + b} per class, where
- * {@code z} is the feature vector after the {@link Standardisation} fitted on its training
- * features. The standardisation is part of the model: {@link #foldedWeights()} and
- * {@link #foldedBias()} give the same scores on raw features ({@code W' = W / std},
- * {@code b' = b - W' mean}), the form an exported linear layer takes. Immutable.
+ * {@code z} is the feature vector after its {@link FeatureScaling}: the {@link Standardisation}
+ * fitted on its training features, or the per-image signed square root and unit length. The scaling
+ * is part of the model. A standardisation folds into the weights ({@link #foldedWeights()} and
+ * {@link #foldedBias()} give the same scores on raw features: {@code W' = W / std},
+ * {@code b' = b - W' mean}), the form an exported linear layer takes; the per-image scaling cannot,
+ * and an export puts it before the layer. Immutable.
  */
 public final class LinearClassifier {
 
     private final double[][] weights;
     private final double[] bias;
+    private final FeatureScaling scaling;
     private final Standardisation standardisation;
+    private final int dimensions;
     private final String description;
 
     LinearClassifier(double[][] weights, double[] bias, Standardisation standardisation, String description) {
+        this(weights, bias, FeatureScaling.STANDARDISE, standardisation, standardisation.dimensions(), description);
+    }
+
+    LinearClassifier(double[][] weights, double[] bias, FeatureScaling scaling, Standardisation standardisation,
+            int dimensions, String description) {
         if (weights.length != bias.length || weights.length == 0) {
             throw new IllegalArgumentException(
                     "A classifier needs one weight row and one bias per class, got " + weights.length + " and " + bias.length);
         }
+        if ((scaling == FeatureScaling.STANDARDISE) != (standardisation != null)) {
+            throw new IllegalArgumentException("A standardisation goes with STANDARDISE scaling only.");
+        }
         for (double[] row : weights) {
-            if (row.length != standardisation.dimensions()) {
+            if (row.length != dimensions) {
                 throw new IllegalArgumentException("Weight rows have " + row.length + " values for "
-                        + standardisation.dimensions() + " feature dimensions.");
+                        + dimensions + " feature dimensions.");
             }
         }
         this.weights = weights;
         this.bias = bias;
+        this.scaling = scaling;
         this.standardisation = standardisation;
+        this.dimensions = dimensions;
         this.description = description;
+    }
+
+    /**
+     * @param x one feature vector, as the backbone gives it
+     * @return it after this classifier's scaling
+     */
+    public double[] scale(float[] x) {
+        if (x.length != dimensions) {
+            throw new IllegalArgumentException("Feature vector has " + x.length + " values; the classifier was"
+                    + " fitted on " + dimensions + ". Use features of the same backbone.");
+        }
+        return scaling == FeatureScaling.STANDARDISE ? standardisation.apply(x) : FeatureScaling.sqrtL2(x);
     }
 
     /**
@@ -36,7 +62,7 @@ public final class LinearClassifier {
      * @return one score per class
      */
     public double[] scores(float[] x) {
-        double[] z = standardisation.apply(x);
+        double[] z = scale(x);
         double[] s = bias.clone();
         for (int c = 0; c < weights.length; c++) {
             double[] w = weights[c];
@@ -111,15 +137,27 @@ public final class LinearClassifier {
 
     /** @return the number of feature dimensions it takes */
     public int featureCount() {
-        return standardisation.dimensions();
+        return dimensions;
     }
 
-    /** @return the standardisation fitted on the training features */
+    /** @return how features are scaled before the weights apply */
+    public FeatureScaling scaling() {
+        return scaling;
+    }
+
+    /**
+     * @return the standardisation fitted on the training features
+     * @throws IllegalStateException for a classifier with {@link FeatureScaling#SQRT_L2}, which fits none
+     */
     public Standardisation standardisation() {
+        if (standardisation == null) {
+            throw new IllegalStateException("This classifier scales each image (" + scaling
+                    + "), it fitted no standardisation; see scaling().");
+        }
         return standardisation;
     }
 
-    /** @return the weights on standardised features, classes x dimensions (a copy) */
+    /** @return the weights on scaled features, classes x dimensions (a copy) */
     public double[][] weights() {
         double[][] out = new double[weights.length][];
         for (int c = 0; c < weights.length; c++) {
@@ -128,7 +166,7 @@ public final class LinearClassifier {
         return out;
     }
 
-    /** @return the biases on standardised features (a copy) */
+    /** @return the biases on scaled features (a copy) */
     public double[] bias() {
         return bias.clone();
     }
@@ -138,8 +176,11 @@ public final class LinearClassifier {
      * (0 for a dimension that was constant in training).
      *
      * @return classes x dimensions
+     * @throws IllegalStateException for {@link FeatureScaling#SQRT_L2}, which does not fold: use
+     *     {@link #weights()} after that scaling
      */
     public double[][] foldedWeights() {
+        standardisation();
         int d = featureCount();
         double[][] out = new double[weights.length][d];
         for (int c = 0; c < weights.length; c++) {
@@ -156,6 +197,7 @@ public final class LinearClassifier {
      * @return one bias per class
      */
     public double[] foldedBias() {
+        standardisation();
         double[][] folded = foldedWeights();
         double[] mean = standardisation.mean();
         double[] out = bias.clone();

@@ -1,15 +1,18 @@
 package dev.finetune.vision.bottleneck;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 
 /**
  * Trainers for linear classifiers on bottleneck features, the recommended path for small data
- * (under about 1000 images): multinomial logistic regression with an L2 penalty (accelerated
- * full-batch gradient descent with adaptive restart, step from the features' top eigenvalue, run to
- * a gradient tolerance) and a one-vs-rest linear SVM (dual coordinate descent for the hinge loss,
- * as in LIBLINEAR). Each trainer fits a {@link Standardisation} on the features it is given and
- * keeps it in the classifier. Deterministic.
+ * (under about 1000 images): multinomial logistic regression with an L2 penalty (L-BFGS, run to a
+ * gradient tolerance; with fewer images than feature dimensions it solves in the span of the
+ * images, where the solution lies, and along a path of C values it starts each fit from the last)
+ * and a one-vs-rest linear SVM (dual coordinate descent for the hinge loss, as in LIBLINEAR). Each
+ * trainer scales the features it is given ({@link FeatureScaling}; the SVM standardises) and keeps
+ * the scaling in the classifier. Deterministic.
  *
  * <p>LIBLINEAR itself (its Java port) was measured against these solvers on real features and not
  * adopted: it has no multinomial logistic regression (one-vs-rest only), was less accurate on 784
@@ -37,81 +40,88 @@ public final class LinearModels {
          * @return the classifier
          */
         LinearClassifier train(float[][] x, int[] y, int classes, double c);
+
+        /**
+         * One classifier per value of C, as {@link #train} gives them; a trainer may start each
+         * fit from the previous one (give C ascending: weaker penalties start near the stronger).
+         *
+         * @param x features
+         * @param y labels in 0..classes-1
+         * @param classes number of classes
+         * @param cs the values of C, in the order to fit them
+         * @return the classifiers, in the order of {@code cs}
+         */
+        default List<LinearClassifier> trainPath(float[][] x, int[] y, int classes, double[] cs) {
+            List<LinearClassifier> out = new ArrayList<>();
+            for (double c : cs) {
+                out.add(train(x, y, classes, c));
+            }
+            return out;
+        }
     }
 
     /**
-     * Multinomial logistic regression minimising mean cross-entropy + ||W||^2 / (2 C n) (the bias
-     * is not penalised): the softmax of its scores are its class probabilities, as an exported
-     * linear layer served with softmax reports them. Stops when no gradient entry exceeds 1e-5, or
-     * after 1000 iterations (weakly regularised fits on separable data).
+     * Multinomial logistic regression on standardised features ({@link FeatureScaling#STANDARDISE}).
      *
      * @return the trainer
+     * @see #logisticRegression(FeatureScaling)
      */
     public static Trainer logisticRegression() {
-        return (x, y, classes, c) -> {
-            Standardised s = Standardised.of(x);
-            int n = x.length;
-            int d = s.dims;
-            double lambda = 1.0 / (c * n);
-            // step 1/L: the mean softmax loss has curvature <= top eigenvalue of (1/n) sum x x^T / 2
-            double step = 1.0 / (0.5 * 1.1 * topEigenvalue(s.rows) + lambda);
-            double[][] w = new double[classes][d + 1];
-            double[][] prev = new double[classes][d + 1];
-            double[][] look = new double[classes][d + 1];
-            double[][] grad = new double[classes][d + 1];
-            double[] p = new double[classes];
-            int t = 1;
-            for (int it = 1; it <= LR_MAX_ITERATIONS; it++, t++) {
-                double momentum = (t - 1.0) / (t + 2.0);
-                for (int k = 0; k < classes; k++) {
-                    for (int j = 0; j <= d; j++) {
-                        look[k][j] = w[k][j] + momentum * (w[k][j] - prev[k][j]);
-                        grad[k][j] = j < d ? lambda * look[k][j] : 0;
-                    }
-                }
-                for (int i = 0; i < n; i++) {
-                    double[] row = s.rows[i];
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int k = 0; k < classes; k++) {
-                        double z = look[k][d];
-                        for (int j = 0; j < d; j++) {
-                            z += look[k][j] * row[j];
-                        }
-                        p[k] = z;
-                        max = Math.max(max, z);
-                    }
-                    double sum = 0;
-                    for (int k = 0; k < classes; k++) {
-                        p[k] = Math.exp(p[k] - max);
-                        sum += p[k];
-                    }
-                    for (int k = 0; k < classes; k++) {
-                        double g = (p[k] / sum - (y[i] == k ? 1 : 0)) / n;
-                        for (int j = 0; j < d; j++) {
-                            grad[k][j] += g * row[j];
-                        }
-                        grad[k][d] += g;
-                    }
-                }
-                double largest = 0;
-                double ascent = 0;
-                for (int k = 0; k < classes; k++) {
-                    System.arraycopy(w[k], 0, prev[k], 0, d + 1);
-                    for (int j = 0; j <= d; j++) {
-                        largest = Math.max(largest, Math.abs(grad[k][j]));
-                        w[k][j] = look[k][j] - step * grad[k][j];
-                        ascent += grad[k][j] * (w[k][j] - prev[k][j]);
-                    }
-                }
-                if (largest < LR_TOLERANCE) {
-                    break;
-                }
-                if (ascent > 0) {
-                    t = 0; // adaptive restart: momentum pointed uphill
-                }
+        return logisticRegression(FeatureScaling.STANDARDISE);
+    }
+
+    /**
+     * Multinomial logistic regression minimising mean cross-entropy + ||W||^2 / (2 C n) on the
+     * scaled features (the bias is not penalised): the softmax of its scores are its class
+     * probabilities, as an exported linear layer served with softmax reports them. L-BFGS stops
+     * when no gradient entry exceeds 1e-5, when the loss stops falling, or after 1000 iterations
+     * (weakly regularised fits on separable data).
+     *
+     * @param scaling how features are scaled first
+     * @return the trainer
+     */
+    public static Trainer logisticRegression(FeatureScaling scaling) {
+        if (scaling == null) {
+            throw new IllegalArgumentException("Give a feature scaling, e.g. FeatureScaling.SQRT_L2.");
+        }
+        return new Trainer() {
+            @Override
+            public LinearClassifier train(float[][] x, int[] y, int classes, double c) {
+                return trainPath(x, y, classes, new double[] {c}).get(0);
             }
-            return s.classifier(w, String.format(Locale.ROOT, "logistic regression (C=%g)", c));
+
+            @Override
+            public List<LinearClassifier> trainPath(float[][] x, int[] y, int classes, double[] cs) {
+                Scaled s = Scaled.of(x, scaling);
+                checkLabels(y, x.length, classes);
+                // with fewer images than dimensions, the optimum lies in the images' span: solve there
+                Span span = s.rows.length < s.dims ? Span.of(s.rows) : null;
+                double[][] z = span == null ? s.rows : span.project(s.rows);
+                List<LinearClassifier> out = new ArrayList<>();
+                double[][] w = null;
+                for (double c : cs) {
+                    if (!(c > 0) || Double.isInfinite(c)) {
+                        throw new IllegalArgumentException("C must be positive and finite, got " + c);
+                    }
+                    w = LogisticSolver.fit(z, y, classes, 1.0 / (c * x.length), w, LR_MAX_ITERATIONS, LR_TOLERANCE);
+                    String name = scaling == FeatureScaling.STANDARDISE ? "logistic regression (C=%g)"
+                            : "logistic regression on " + scaling + " features (C=%g)";
+                    out.add(s.classifier(span == null ? w : span.lift(w), String.format(Locale.ROOT, name, c)));
+                }
+                return out;
+            }
         };
+    }
+
+    private static void checkLabels(int[] y, int n, int classes) {
+        if (y.length != n) {
+            throw new IllegalArgumentException(n + " feature rows but " + y.length + " labels.");
+        }
+        for (int i = 0; i < y.length; i++) {
+            if (y[i] < 0 || y[i] >= classes) {
+                throw new IllegalArgumentException("Label " + y[i] + " of sample " + i + " is outside 0.." + (classes - 1));
+            }
+        }
     }
 
     /**
@@ -123,7 +133,7 @@ public final class LinearModels {
      */
     public static Trainer linearSvm() {
         return (x, y, classes, c) -> {
-            Standardised s = Standardised.of(x);
+            Scaled s = Scaled.of(x, FeatureScaling.STANDARDISE);
             int n = x.length;
             int d = s.dims;
             double[][] w = new double[classes][d + 1];
@@ -182,60 +192,34 @@ public final class LinearModels {
         };
     }
 
-    /** The largest eigenvalue of (1/n) sum x x^T over rows extended by a constant 1, by power iteration. */
-    private static double topEigenvalue(double[][] rows) {
-        int d = rows[0].length + 1;
-        double[] v = new double[d];
-        java.util.Arrays.fill(v, 1 / Math.sqrt(d));
-        double value = 1;
-        for (int it = 0; it < 50; it++) {
-            double[] u = new double[d];
-            for (double[] row : rows) {
-                double dot = v[d - 1];
-                for (int j = 0; j < d - 1; j++) {
-                    dot += row[j] * v[j];
-                }
-                for (int j = 0; j < d - 1; j++) {
-                    u[j] += dot * row[j];
-                }
-                u[d - 1] += dot;
-            }
-            double norm = 0;
-            for (int j = 0; j < d; j++) {
-                u[j] /= rows.length;
-                norm += u[j] * u[j];
-            }
-            norm = Math.sqrt(norm);
-            if (norm == 0) {
-                return 1;
-            }
-            value = norm;
-            for (int j = 0; j < d; j++) {
-                v[j] = u[j] / norm;
-            }
-        }
-        return value;
-    }
-
-    /** Training features after the standardisation fitted on them. */
-    private static final class Standardised {
+    /** Training features after their scaling (a standardisation fitted on them, or per image). */
+    private static final class Scaled {
         final double[][] rows;
+        final FeatureScaling scaling;
         final Standardisation standardisation;
         final int dims;
 
-        private Standardised(double[][] rows, Standardisation standardisation) {
+        private Scaled(double[][] rows, FeatureScaling scaling, Standardisation standardisation, int dims) {
             this.rows = rows;
+            this.scaling = scaling;
             this.standardisation = standardisation;
-            this.dims = standardisation.dimensions();
+            this.dims = dims;
         }
 
-        static Standardised of(float[][] x) {
-            Standardisation standardisation = Standardisation.fit(x);
+        static Scaled of(float[][] x, FeatureScaling scaling) {
+            if (x.length == 0) {
+                throw new IllegalArgumentException("No training features.");
+            }
+            Standardisation standardisation = scaling == FeatureScaling.STANDARDISE ? Standardisation.fit(x) : null;
             double[][] rows = new double[x.length][];
             for (int i = 0; i < x.length; i++) {
-                rows[i] = standardisation.apply(x[i]);
+                if (x[i].length != x[0].length) {
+                    throw new IllegalArgumentException(
+                            "Feature row " + i + " has " + x[i].length + " values, row 0 has " + x[0].length + ".");
+                }
+                rows[i] = standardisation != null ? standardisation.apply(x[i]) : FeatureScaling.sqrtL2(x[i]);
             }
-            return new Standardised(rows, standardisation);
+            return new Scaled(rows, scaling, standardisation, x[0].length);
         }
 
         LinearClassifier classifier(double[][] w, String description) {
@@ -245,7 +229,7 @@ public final class LinearModels {
                 System.arraycopy(w[k], 0, weights[k], 0, dims);
                 bias[k] = w[k][dims];
             }
-            return new LinearClassifier(weights, bias, standardisation, description);
+            return new LinearClassifier(weights, bias, scaling, standardisation, dims, description);
         }
     }
 }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import dev.finetune.vision.bottleneck.FeatureScaling;
 import dev.finetune.vision.bottleneck.LinearClassifier;
 
 import java.nio.FloatBuffer;
@@ -23,17 +24,19 @@ import java.util.Locale;
  * }
  * }</pre>
  *
- * The classifier's standardisation is folded into the layer: {@code W' = W / std},
- * {@code b' = b - W' mean}. Served with softmax, the export reports
- * {@link LinearClassifier#probabilities} of the backbone's features.
+ * A standardisation is folded into the layer: {@code W' = W / std}, {@code b' = b - W' mean}; the
+ * per-image {@link FeatureScaling#SQRT_L2} scaling becomes a parameterless block before it. Served
+ * with softmax, the export reports {@link LinearClassifier#probabilities} of the backbone's
+ * features. With mirroring, the model scores each image and its mirror image and serves the mean
+ * (test-time augmentation, for classes that a left-right flip does not change).
  */
 public final class BottleneckHead {
 
     private BottleneckHead() {}
 
     /**
-     * Replaces the model's block by {@code SequentialBlock(backbone, Linear)} holding the folded
-     * weights.
+     * Replaces the model's block by {@code backbone -> [scaling] -> Linear} holding the
+     * classifier's weights.
      *
      * @param model a model whose block is the backbone the training features came from
      * @param head the classifier trained on that backbone's features
@@ -41,6 +44,22 @@ public final class BottleneckHead {
      * @return the same model, for chaining
      */
     public static Model attach(Model model, LinearClassifier head, ClassifierExport.Preprocessing preprocessing) {
+        return attach(model, head, preprocessing, false);
+    }
+
+    /**
+     * Replaces the model's block by {@code backbone -> [scaling] -> Linear}, or with mirroring by
+     * {@code mirror(backbone -> [scaling]) -> Linear}, which averages each image's scores with its
+     * mirror image's.
+     *
+     * @param model a model whose block is the backbone the training features came from
+     * @param head the classifier trained on that backbone's features
+     * @param preprocessing the preprocessing the features were computed with (gives the input shape)
+     * @param mirror whether to average each prediction with the mirror image's
+     * @return the same model, for chaining
+     */
+    public static Model attach(Model model, LinearClassifier head, ClassifierExport.Preprocessing preprocessing,
+            boolean mirror) {
         Block backbone = model.getBlock();
         if (backbone == null) {
             throw new IllegalArgumentException("The model has no block: load the backbone first.");
@@ -59,11 +78,21 @@ public final class BottleneckHead {
                             + " the backbone (and preprocessing) its training features came from.",
                     out, input, head.featureCount()));
         }
+        boolean folds = head.scaling() == FeatureScaling.STANDARDISE;
+        SequentialBlock block = new SequentialBlock();
+        if (mirror) {
+            block.add(new MirrorAverageBlock(folds ? backbone : new SequentialBlock().add(backbone).add(new SqrtL2Block())));
+        } else {
+            block.add(backbone);
+            if (!folds) {
+                block.add(new SqrtL2Block());
+            }
+        }
         Linear linear = Linear.builder().setUnits(head.classCount()).build();
-        SequentialBlock block = new SequentialBlock().add(backbone).add(linear);
+        block.add(linear);
         block.initialize(model.getNDManager(), DataType.FLOAT32, input);
-        double[][] w = head.foldedWeights();
-        double[] b = head.foldedBias();
+        double[][] w = folds ? head.foldedWeights() : head.weights();
+        double[] b = folds ? head.foldedBias() : head.bias();
         int d = head.featureCount();
         float[] weights = new float[w.length * d];
         float[] bias = new float[b.length];

@@ -151,6 +151,115 @@ class BottleneckExportTest {
         }
     }
 
+    @Test
+    void squareRootUnitLengthClassifierWithMirroringExportsAndServesTheAveragedPrediction() throws Exception {
+        List<String> names = FashionMnist.names(CLASSES);
+        List<Path> trainFiles = new ArrayList<>();
+        List<Path> trainMirrors = new ArrayList<>();
+        List<Integer> trainLabels = new ArrayList<>();
+        FashionMnist.Split train = FashionMnist.train();
+        for (int c = 0; c < CLASSES.length; c++) {
+            for (int i : FashionMnist.pick(train, new int[] {CLASSES[c]}, 16, 0, 7)) {
+                Path png = writeRgb32(grey28(train.images()[i]), dir.resolve("train").resolve(c + "-" + i + ".png"));
+                trainFiles.add(png);
+                trainMirrors.add(mirrorFile(png, dir.resolve("mirror").resolve(c + "-" + i + ".png")));
+                trainLabels.add(c);
+            }
+        }
+        List<Path> served = new ArrayList<>();
+        List<Path> servedMirrors = new ArrayList<>();
+        FashionMnist.Split test = FashionMnist.test();
+        for (int i : FashionMnist.pick(test, CLASSES, 4, 0, 8)) {
+            Path png = writeRgb32(grey28(test.images()[i]), dir.resolve("test").resolve(i + ".png"));
+            served.add(png);
+            servedMirrors.add(mirrorFile(png, dir.resolve("test-mirror").resolve(i + ".png")));
+        }
+        Path photo = writeRgb32(ImageIO.read(PHOTOS.resolve("chelsea.png").toFile()), dir.resolve("photos").resolve("chelsea.png"));
+        served.add(photo);
+        servedMirrors.add(mirrorFile(photo, dir.resolve("photos").resolve("chelsea-mirror.png")));
+
+        Path export = dir.resolve("sqrt-l2");
+        double[][] expected = new double[served.size()][];
+        try (Model model = TorchScriptBackbone.load(EMBEDDING)) {
+            int n = trainFiles.size();
+            float[][] plain = features(model, trainFiles);
+            float[][] mirrored = features(model, trainMirrors);
+            float[][] x = new float[2 * n][];
+            int[] y = new int[2 * n];
+            int[] groups = new int[2 * n];
+            for (int i = 0; i < n; i++) {
+                x[i] = plain[i];
+                x[n + i] = mirrored[i];
+                y[i] = trainLabels.get(i);
+                y[n + i] = trainLabels.get(i);
+                groups[i] = i;
+                groups[n + i] = i;
+            }
+            CrossValidation.Selection selection = CrossValidation.builder()
+                    .optTrainer(LinearModels.logisticRegression(FeatureScaling.SQRT_L2)).build()
+                    .select(x, y, CLASSES.length, groups);
+            LinearClassifier classifier = selection.classifier();
+            assertThat(classifier.scaling()).isEqualTo(FeatureScaling.SQRT_L2);
+            assertThat(classifier.toString()).contains("SQRT_L2");
+            float[][] a = features(model, served);
+            float[][] b = features(model, servedMirrors);
+            for (int k = 0; k < served.size(); k++) {
+                double[] s1 = classifier.scores(a[k]);
+                double[] s2 = classifier.scores(b[k]);
+                double[] mean = new double[s1.length];
+                for (int c = 0; c < mean.length; c++) {
+                    mean[c] = (s1[c] + s2[c]) / 2;
+                }
+                expected[k] = softmax(mean);
+            }
+            BottleneckHead.attach(model, classifier, PREPROCESSING, true);
+            ClassifierExport.save(model, export, "mirrored", names, PREPROCESSING);
+        }
+        assertThat(servingArguments(export)).containsEntry(TorchScriptClassifierBlockFactory.LAYOUT,
+                "mirror(torchscript+sqrt-l2)+linear");
+        try (ZooModel<Image, Classifications> model = ClassifierExport.load(export);
+                Predictor<Image, Classifications> predictor = model.newPredictor()) {
+            for (int k = 0; k < served.size(); k++) {
+                Classifications c = predictor.predict(ImageFactory.getInstance().fromFile(served.get(k)));
+                for (int i = 0; i < names.size(); i++) {
+                    assertThat(c.get(names.get(i)).getProbability()).as("%s %s", served.get(k).getFileName(), names.get(i))
+                            .isCloseTo(expected[k][i], within(1e-4));
+                }
+            }
+        }
+    }
+
+    private static double[] softmax(double[] s) {
+        double max = java.util.Arrays.stream(s).max().orElse(0);
+        double[] p = new double[s.length];
+        double sum = 0;
+        for (int i = 0; i < s.length; i++) {
+            p[i] = Math.exp(s[i] - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < s.length; i++) {
+            p[i] /= sum;
+        }
+        return p;
+    }
+
+    /** Writes the image file mirrored left to right, pixel for pixel. */
+    private static Path mirrorFile(Path png, Path file) throws Exception {
+        Files.createDirectories(file.getParent());
+        ImageIO.write(mirror(ImageIO.read(png.toFile())), "png", file.toFile());
+        return file;
+    }
+
+    private static BufferedImage mirror(BufferedImage source) {
+        BufferedImage out = new BufferedImage(source.getWidth(), source.getHeight(), BufferedImage.TYPE_INT_RGB);
+        for (int yy = 0; yy < source.getHeight(); yy++) {
+            for (int xx = 0; xx < source.getWidth(); xx++) {
+                out.setRGB(source.getWidth() - 1 - xx, yy, source.getRGB(xx, yy));
+            }
+        }
+        return out;
+    }
+
     /** Backbone outputs for 32x32 image files: colour, to tensor, ImageNet normalisation. */
     private static float[][] features(Model backbone, List<Path> files) throws Exception {
         Translator<Image, float[]> translator = new Translator<>() {
@@ -186,7 +295,7 @@ class BottleneckExportTest {
     }
 
     /** Writes an image scaled (bilinear) to 32x32 RGB, the network's input size. */
-    private static void writeRgb32(BufferedImage source, Path file) throws Exception {
+    private static Path writeRgb32(BufferedImage source, Path file) throws Exception {
         BufferedImage out = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = out.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
@@ -194,6 +303,7 @@ class BottleneckExportTest {
         g.dispose();
         Files.createDirectories(file.getParent());
         ImageIO.write(out, "png", file.toFile());
+        return file;
     }
 
     private static Map<String, String> servingArguments(Path export) throws Exception {

@@ -89,6 +89,86 @@ class BottleneckSearchTest {
     }
 
     @Test
+    void imagesInOneGroupAreHeldOutTogether() {
+        // each row twice, as an image and its mirror image would be: a copy may never train the fold that judges it
+        int n = x.length;
+        float[][] doubled = Arrays.copyOf(x, 2 * n);
+        int[] labels = Arrays.copyOf(y, 2 * n);
+        int[] groups = new int[2 * n];
+        for (int i = 0; i < n; i++) {
+            doubled[n + i] = x[i].clone();
+            labels[n + i] = y[i];
+            groups[i] = i;
+            groups[n + i] = i;
+        }
+        List<float[][]> trainedOn = new java.util.ArrayList<>();
+        LinearModels.Trainer recording = (rows, l, classes, c) -> {
+            trainedOn.add(rows);
+            return LinearModels.logisticRegression(FeatureScaling.SQRT_L2).train(rows, l, classes, c);
+        };
+        CrossValidation.builder().optTrainer(recording).optGrid(1).optMaxExtensions(0).optFolds(4).build()
+                .select(doubled, labels, CLASSES.length, groups);
+        assertThat(trainedOn).hasSize(4 + 1);
+        for (float[][] rows : trainedOn.subList(0, 4)) {
+            Set<float[]> in = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+            in.addAll(Arrays.asList(rows));
+            assertThat(rows.length).isEqualTo(2 * n * 3 / 4);
+            for (int i = 0; i < n; i++) {
+                assertThat(in.contains(doubled[i])).as("row %d and its copy", i).isEqualTo(in.contains(doubled[n + i]));
+            }
+        }
+        int[] mixed = groups.clone();
+        int other = 0;
+        while (y[other] == y[0]) {
+            other++;
+        }
+        mixed[other] = 0; // row `other` joins row 0's group with another label
+        assertThatThrownBy(() -> CrossValidation.builder().build().select(doubled, labels, CLASSES.length, mixed))
+                .hasMessageContaining("must share one label");
+    }
+
+    @Test
+    void logisticRegressionSolvesInTheSpanOfFewImagesAndAlongAPathToTheSameOptimum() {
+        // 30 images of 49 values: fewer rows than dimensions, so the fit runs in the rows' span
+        float[][] few = Arrays.copyOf(x, 30);
+        int[] labels = Arrays.copyOf(y, 30);
+        int classes = CLASSES.length;
+        double[] cs = {0.1, 1, 10};
+        for (FeatureScaling scaling : FeatureScaling.values()) {
+            LinearModels.Trainer lr = LinearModels.logisticRegression(scaling);
+            List<LinearClassifier> path = lr.trainPath(few, labels, classes, cs);
+            for (int k = 0; k < cs.length; k++) {
+                LinearClassifier model = path.get(k);
+                // stationary in all 49 dimensions: the gradient of the full objective vanishes
+                double[][] z = new double[few.length][];
+                for (int i = 0; i < few.length; i++) {
+                    z[i] = model.scale(few[i]);
+                }
+                double[] w = new double[classes * 50];
+                double[][] weights = model.weights();
+                for (int c = 0; c < classes; c++) {
+                    System.arraycopy(weights[c], 0, w, c * 50, 49);
+                    w[c * 50 + 49] = model.bias()[c];
+                }
+                double[] g = new double[w.length];
+                LogisticSolver.lossAndGradient(z, labels, classes, 1 / (cs[k] * few.length), w, g);
+                assertThat(Arrays.stream(g).map(Math::abs).max().orElseThrow()).as("%s C=%s", scaling, cs[k])
+                        .isLessThan(1e-4);
+                // the warm-started fit predicts as a fit from scratch (both stop at the same gradient tolerance)
+                LinearClassifier alone = lr.train(few, labels, classes, cs[k]);
+                for (float[] row : heldOut) {
+                    assertThat(model.predict(row)).isEqualTo(alone.predict(row));
+                    double[] a = model.probabilities(row);
+                    double[] b = alone.probabilities(row);
+                    for (int c = 0; c < classes; c++) {
+                        assertThat(a[c]).isCloseTo(b[c], within(1e-2));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void theDefaultGridIsWideAndTheChosenCIsInsideItOrTheEdgeIsReported() {
         CrossValidation.Selection s = CrossValidation.builder().build().select(x, y, CLASSES.length);
         System.out.println("BOTTLENECK search: " + s);
