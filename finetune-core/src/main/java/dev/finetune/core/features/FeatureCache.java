@@ -72,7 +72,7 @@ public final class FeatureCache implements AutoCloseable {
      * @param frozen the frozen part of the model (its outputs are the trained part's inputs)
      * @param parameterManager the manager of the model's parameters (its device is used)
      * @param data the dataset, read by index
-     * @param chunk samples per forward pass
+     * @param chunk samples per forward pass on a GPU (a CPU runs {@value #CPU_FORWARD_BATCH} at a time)
      * @return the cache
      */
     public static FeatureCache compute(Block frozen, NDManager parameterManager, RandomAccessDataset data, int chunk) {
@@ -87,7 +87,7 @@ public final class FeatureCache implements AutoCloseable {
      * @param frozen the frozen part of the model
      * @param parameterManager the manager of the model's parameters (its device is used)
      * @param data the dataset, read by index
-     * @param chunk samples per forward pass
+     * @param chunk samples per forward pass on a GPU (a CPU runs {@value #CPU_FORWARD_BATCH} at a time)
      * @param memoryLimit the most bytes kept in memory
      * @param directory where a file-backed cache goes (null: the system's temporary folder)
      * @return the cache
@@ -106,15 +106,18 @@ public final class FeatureCache implements AutoCloseable {
         Path file = null;
         float[] hostLabels = null;
         Shape sampleShape = null;
+        // on a CPU, decode only as many images as one forward takes: stacking hundreds of decoded
+        // images first cost more than the forward passes themselves
+        int stride = parameterManager.getDevice().isGpu() ? chunk : Math.min(chunk, CPU_FORWARD_BATCH);
         try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
-            for (long start = 0; start < n; start += chunk) {
+            for (long start = 0; start < n; start += stride) {
                 if (Thread.currentThread().isInterrupted()) {
-                    throw interrupted(start, n, chunk, null);
+                    throw interrupted(start, n, stride, null);
                 }
                 try (NDManager step = manager.newSubManager()) {
                     NDList inputs = new NDList();
                     NDList targets = new NDList();
-                    for (long i = start; i < Math.min(n, start + chunk); i++) {
+                    for (long i = start; i < Math.min(n, start + stride); i++) {
                         Record r = data.get(host, i);
                         inputs.add(r.getData().head());
                         targets.add(r.getLabels().head());
@@ -172,7 +175,7 @@ public final class FeatureCache implements AutoCloseable {
         } catch (java.nio.channels.ClosedByInterruptException e) {
             manager.close();
             closeQuietly(channel, file);
-            throw interrupted(0, n, chunk, e);
+            throw interrupted(0, n, stride, e);
         } catch (IOException e) {
             manager.close();
             closeQuietly(channel, file);

@@ -160,8 +160,10 @@ public final class CrossValidation {
             throw new IllegalArgumentException(groups.length + " group ids for " + y.length + " rows.");
         }
         int[] fold = assignFolds(y, classes, folds, seed, groups);
+        LinearModels.LogisticRegression shared = trainer instanceof LinearModels.LogisticRegression lr ? lr : null;
+        LinearModels.Prepared prepared = shared == null ? null : shared.prepare(x, y, classes);
         TreeMap<Double, Integer> correct = new TreeMap<>();
-        int[] counts = correctAt(grid, x, y, classes, fold);
+        int[] counts = correctAt(grid, x, y, classes, fold, shared, prepared);
         for (int i = 0; i < grid.length; i++) {
             correct.put(grid[i], counts[i]);
         }
@@ -170,14 +172,14 @@ public final class CrossValidation {
             double best = best(correct);
             if (best == correct.firstKey() && correct.size() > 1) {
                 double lower = best / 10;
-                int at = correctAt(new double[] {lower}, x, y, classes, fold)[0];
+                int at = correctAt(new double[] {lower}, x, y, classes, fold, shared, prepared)[0];
                 correct.put(lower, at);
                 if (at == correct.get(best)) {
                     break; // a plateau: weaker steps down change nothing
                 }
             } else if (best == correct.lastKey() && correct.size() > 1) {
                 double upper = best * 10;
-                correct.put(upper, correctAt(new double[] {upper}, x, y, classes, fold)[0]);
+                correct.put(upper, correctAt(new double[] {upper}, x, y, classes, fold, shared, prepared)[0]);
             } else {
                 break;
             }
@@ -186,11 +188,17 @@ public final class CrossValidation {
         Map<Double, Double> scores = new LinkedHashMap<>();
         correct.forEach((c, n) -> scores.put(c, (double) n / y.length));
         edgeWarning(best, scores).ifPresent(warnings::add);
-        return new Selection(trainer.train(x, y, classes, best), best, scores.get(best), scores, warnings);
+        LinearClassifier refit = prepared != null ? shared.fitPath(prepared, y, classes, new double[] {best}).get(0)
+                : trainer.train(x, y, classes, best);
+        return new Selection(refit, best, scores.get(best), scores, warnings);
     }
 
     /** Correct held-out predictions for each C (ascending), one path of fits per fold. */
-    private int[] correctAt(double[] cs, float[][] x, int[] y, int classes, int[] fold) {
+    private int[] correctAt(double[] cs, float[][] x, int[] y, int classes, int[] fold,
+            LinearModels.LogisticRegression shared, LinearModels.Prepared prepared) {
+        if (prepared != null) {
+            return shared.crossValidate(prepared, y, classes, fold, folds, cs);
+        }
         int[] correct = new int[cs.length];
         for (int f = 0; f < folds; f++) {
             List<Integer> trainIdx = new ArrayList<>();

@@ -84,33 +84,107 @@ public final class LinearModels {
         if (scaling == null) {
             throw new IllegalArgumentException("Give a feature scaling, e.g. FeatureScaling.SQRT_L2.");
         }
-        return new Trainer() {
-            @Override
-            public LinearClassifier train(float[][] x, int[] y, int classes, double c) {
-                return trainPath(x, y, classes, new double[] {c}).get(0);
-            }
+        return new LogisticRegression(scaling);
+    }
 
-            @Override
-            public List<LinearClassifier> trainPath(float[][] x, int[] y, int classes, double[] cs) {
-                Scaled s = Scaled.of(x, scaling);
-                checkLabels(y, x.length, classes);
-                // with fewer images than dimensions, the optimum lies in the images' span: solve there
-                Span span = s.rows.length < s.dims ? Span.of(s.rows) : null;
-                double[][] z = span == null ? s.rows : span.project(s.rows);
-                List<LinearClassifier> out = new ArrayList<>();
-                double[][] w = null;
-                for (double c : cs) {
-                    if (!(c > 0) || Double.isInfinite(c)) {
-                        throw new IllegalArgumentException("C must be positive and finite, got " + c);
-                    }
-                    w = LogisticSolver.fit(z, y, classes, 1.0 / (c * x.length), w, LR_MAX_ITERATIONS, LR_TOLERANCE);
-                    String name = scaling == FeatureScaling.STANDARDISE ? "logistic regression (C=%g)"
-                            : "logistic regression on " + scaling + " features (C=%g)";
-                    out.add(s.classifier(span == null ? w : span.lift(w), String.format(Locale.ROOT, name, c)));
+    /**
+     * The logistic regression trainer. Cross-validation over a per-image scaling, which fits
+     * nothing, shares one span of all rows between its folds ({@link #prepare}), since each fold's
+     * optimum lies in the span of its own rows, a part of it.
+     */
+    static final class LogisticRegression implements Trainer {
+        /** Gradient tolerance of the fits that only choose C: decades apart, they need less. */
+        private static final double CV_TOLERANCE = 1e-4;
+        private final FeatureScaling scaling;
+
+        LogisticRegression(FeatureScaling scaling) {
+            this.scaling = scaling;
+        }
+
+        @Override
+        public LinearClassifier train(float[][] x, int[] y, int classes, double c) {
+            return trainPath(x, y, classes, new double[] {c}).get(0);
+        }
+
+        @Override
+        public List<LinearClassifier> trainPath(float[][] x, int[] y, int classes, double[] cs) {
+            return fitPath(Prepared.of(x, y, classes, scaling), y, classes, cs);
+        }
+
+        /** @return the rows scaled and in span coordinates for cross-validation, or null if the scaling is fitted per fold */
+        Prepared prepare(float[][] x, int[] y, int classes) {
+            return scaling == FeatureScaling.STANDARDISE ? null : Prepared.of(x, y, classes, scaling);
+        }
+
+        /** Correct held-out predictions per C (in the order given), each fold a warm-started path. */
+        int[] crossValidate(Prepared p, int[] y, int classes, int[] fold, int folds, double[] cs) {
+            int[] correct = new int[cs.length];
+            for (int f = 0; f < folds; f++) {
+                int size = 0;
+                for (int v : fold) {
+                    size += v == f ? 0 : 1;
                 }
-                return out;
+                double[][] rows = new double[size][];
+                int[] labels = new int[size];
+                for (int i = 0, k = 0; i < y.length; i++) {
+                    if (fold[i] != f) {
+                        rows[k] = p.z[i];
+                        labels[k++] = y[i];
+                    }
+                }
+                double[][] w = null;
+                for (int c = 0; c < cs.length; c++) {
+                    w = LogisticSolver.fit(rows, labels, classes, 1.0 / (check(cs[c]) * size), w, LR_MAX_ITERATIONS,
+                            CV_TOLERANCE);
+                    for (int i = 0; i < y.length; i++) {
+                        if (fold[i] == f && LogisticSolver.predict(w, p.z[i]) == y[i]) {
+                            correct[c]++;
+                        }
+                    }
+                }
             }
-        };
+            return correct;
+        }
+
+        /** The classifiers on all prepared rows, one per C. */
+        List<LinearClassifier> fitPath(Prepared p, int[] y, int classes, double[] cs) {
+            List<LinearClassifier> out = new ArrayList<>();
+            double[][] w = null;
+            for (double c : cs) {
+                w = LogisticSolver.fit(p.z, y, classes, 1.0 / (check(c) * y.length), w, LR_MAX_ITERATIONS, LR_TOLERANCE);
+                String name = scaling == FeatureScaling.STANDARDISE ? "logistic regression (C=%g)"
+                        : "logistic regression on " + scaling + " features (C=%g)";
+                out.add(p.scaled.classifier(p.span == null ? w : p.span.lift(w), String.format(Locale.ROOT, name, c)));
+            }
+            return out;
+        }
+
+        private static double check(double c) {
+            if (!(c > 0) || Double.isInfinite(c)) {
+                throw new IllegalArgumentException("C must be positive and finite, got " + c);
+            }
+            return c;
+        }
+    }
+
+    /** Scaled rows and, with fewer rows than dimensions, their coordinates in the rows' span, where the optimum lies. */
+    static final class Prepared {
+        final Scaled scaled;
+        final Span span;
+        final double[][] z;
+
+        private Prepared(Scaled scaled, Span span, double[][] z) {
+            this.scaled = scaled;
+            this.span = span;
+            this.z = z;
+        }
+
+        static Prepared of(float[][] x, int[] y, int classes, FeatureScaling scaling) {
+            Scaled s = Scaled.of(x, scaling);
+            checkLabels(y, x.length, classes);
+            Span span = s.rows.length < s.dims ? Span.of(s.rows) : null;
+            return new Prepared(s, span, span == null ? s.rows : span.project(s.rows));
+        }
     }
 
     private static void checkLabels(int[] y, int n, int classes) {

@@ -125,6 +125,24 @@ final class LogisticSolver {
         return out;
     }
 
+    /** @return the class with the highest score {@code w[k] . z + bias} */
+    static int predict(double[][] w, double[] z) {
+        int d = z.length;
+        int best = 0;
+        double top = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < w.length; k++) {
+            double s = w[k][d];
+            for (int j = 0; j < d; j++) {
+                s += w[k][j] * z[j];
+            }
+            if (s > top) {
+                top = s;
+                best = k;
+            }
+        }
+        return best;
+    }
+
     /** The objective at {@code w}; writes its gradient into {@code g}. */
     static double lossAndGradient(double[][] z, int[] y, int classes, double lambda, double[] w, double[] g) {
         int n = z.length;
@@ -144,13 +162,8 @@ final class LogisticSolver {
             double[] row = z[i];
             double max = Double.NEGATIVE_INFINITY;
             for (int k = 0; k < classes; k++) {
-                int o = k * stride;
-                double s = w[o + d];
-                for (int j = 0; j < d; j++) {
-                    s += w[o + j] * row[j];
-                }
-                p[k] = s;
-                max = Math.max(max, s);
+                p[k] = w[k * stride + d] + dot(w, k * stride, row, d);
+                max = Math.max(max, p[k]);
             }
             double sum = 0;
             for (int k = 0; k < classes; k++) {
@@ -167,6 +180,25 @@ final class LogisticSolver {
             }
         }
         return loss;
+    }
+
+    /** {@code sum_j w[from + j] * row[j]} for j < d, four partial sums (the JIT keeps them in registers). */
+    private static double dot(double[] w, int from, double[] row, int d) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int j = 0;
+        for (; j + 3 < d; j += 4) {
+            s0 += w[from + j] * row[j];
+            s1 += w[from + j + 1] * row[j + 1];
+            s2 += w[from + j + 2] * row[j + 2];
+            s3 += w[from + j + 3] * row[j + 3];
+        }
+        for (; j < d; j++) {
+            s0 += w[from + j] * row[j];
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 
     static double dot(double[] a, double[] b) {

@@ -169,6 +169,38 @@ class BottleneckSearchTest {
     }
 
     @Test
+    void crossValidationSharingOneSpanScoresAsFoldByFoldFits() {
+        // 120 images of 196 values (2x2 pooling): fewer rows than dimensions
+        FashionMnist.Split train = FashionMnist.train();
+        List<Integer> picked = FashionMnist.pick(train, CLASSES, 20, 0, 3);
+        float[][] wide = new float[picked.size()][196];
+        for (int k = 0; k < picked.size(); k++) {
+            byte[] image = train.images()[picked.get(k)];
+            for (int r = 0; r < 28; r++) {
+                for (int c = 0; c < 28; c++) {
+                    wide[k][(r / 2) * 14 + c / 2] += (image[r * 28 + c] & 0xff) / 4f;
+                }
+            }
+        }
+        LinearModels.Trainer lr = LinearModels.logisticRegression(FeatureScaling.SQRT_L2);
+        LinearModels.Trainer foldByFold = lr::train; // not the library's trainer: each fold fits on its own
+        double[] grid = {0.1, 1, 10, 100};
+        CrossValidation.Selection shared = CrossValidation.builder().optTrainer(lr).optGrid(grid).optMaxExtensions(0)
+                .build().select(wide, y, CLASSES.length);
+        CrossValidation.Selection separate = CrossValidation.builder().optTrainer(foldByFold).optGrid(grid)
+                .optMaxExtensions(0).build().select(wide, y, CLASSES.length);
+        System.out.println("BOTTLENECK shared span: " + shared + System.lineSeparator() + "  fold by fold: " + separate);
+        for (double c : grid) {
+            // the shared fits stop at a looser gradient tolerance: at most one held-out image in 120 differs
+            assertThat(shared.scores().get(c)).as("C=%s", c).isCloseTo(separate.scores().get(c), within(1.0 / 120 + 1e-9));
+        }
+        assertThat(shared.c()).isEqualTo(separate.c());
+        for (float[] row : wide) {
+            assertThat(shared.classifier().predict(row)).isEqualTo(separate.classifier().predict(row));
+        }
+    }
+
+    @Test
     void theDefaultGridIsWideAndTheChosenCIsInsideItOrTheEdgeIsReported() {
         CrossValidation.Selection s = CrossValidation.builder().build().select(x, y, CLASSES.length);
         System.out.println("BOTTLENECK search: " + s);
