@@ -34,7 +34,8 @@ import java.util.Random;
  * difference to the plain program's recipe.
  *
  * <p>Run: {@code mvn -q -pl finetune-examples exec:exec -Dmain.class=dev.finetune.examples.quality.ProbeStudy
- * -Dapp.args="--seeds 10"}
+ * -Dapp.args="--seeds 10"}; the Java properties {@code variants}, {@code sets} (regular expressions
+ * over the names) and {@code sizes} (e.g. {@code 10,20}) narrow the run.
  */
 public final class ProbeStudy {
 
@@ -55,10 +56,14 @@ public final class ProbeStudy {
         Map<String, double[]> total = new LinkedHashMap<>();
         int settings = 0;
         for (QualityBenchmark.DataSet set : QualityBenchmark.sets(data)) {
+            if (!set.name().matches(System.getProperty("sets", ".*"))) {
+                continue;
+            }
             String key = set.name().replaceAll("[^a-z]", "");
             Map<String, float[]> plainF = features(cache.resolve(key + "-orig.bin"), set, false);
             Map<String, float[]> flipF = features(cache.resolve(key + "-flip.bin"), set, true);
-            for (int n : new int[] {10, 20, 50}) {
+            for (int n : java.util.Arrays.stream(System.getProperty("sizes", "10,20,50").split(","))
+                    .mapToInt(Integer::parseInt).toArray()) {
                 int needed = n + QualityBenchmark.VALIDATION_PER_CLASS + (set.target() == null ? 2 : 0);
                 if (QualityBenchmark.fewestPerClass(set.source()) < needed) {
                     continue;
@@ -149,14 +154,21 @@ public final class ProbeStudy {
         Map<String, Double> runAll() {
             Map<String, Double> acc = new LinkedHashMap<>();
             acc.put("plain adamw raw", adamW(false));
-            acc.put("adamw raw +flip+tta", adamW(true));
+            Map<String, java.util.function.DoubleSupplier> variants = new LinkedHashMap<>();
+            variants.put("adamw raw +flip+tta", () -> adamW(true));
             for (FeatureScaling scaling : FeatureScaling.values()) {
                 String name = "lr-cv " + scaling.name().toLowerCase(Locale.ROOT);
-                acc.put(name, lrCv(scaling, false, false));
-                acc.put(name + " +tta", lrCv(scaling, false, true));
-                acc.put(name + " +flip+tta", lrCv(scaling, true, true));
-                acc.put(name + " on mirror means", mirrorMeans(scaling));
+                variants.put(name, () -> lrCv(scaling, false, false));
+                variants.put(name + " +tta", () -> lrCv(scaling, false, true));
+                variants.put(name + " +flip+tta", () -> lrCv(scaling, true, true));
+                variants.put(name + " on mirror means", () -> mirrorMeans(scaling));
             }
+            String only = System.getProperty("variants", ".*"); // a regular expression over the names
+            variants.forEach((name, run) -> {
+                if (name.matches(only)) {
+                    acc.put(name, run.getAsDouble());
+                }
+            });
             return acc;
         }
 

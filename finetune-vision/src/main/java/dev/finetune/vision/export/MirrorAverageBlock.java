@@ -1,7 +1,6 @@
 package dev.finetune.vision.export;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -13,7 +12,7 @@ import ai.djl.util.PairList;
 
 /**
  * Test-time augmentation by mirroring: runs its inner block on the NCHW images and on their mirror
- * images (left to right), in one batch, and returns the mean of the two outputs. Before a linear
+ * images (left to right) and returns the mean of the two outputs. Before a linear
  * layer this averages the two predictions' scores; the exported model serves the same average.
  */
 final class MirrorAverageBlock extends AbstractBlock {
@@ -36,11 +35,12 @@ final class MirrorAverageBlock extends AbstractBlock {
 
     @Override
     protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
+        // two passes of the batch's size, not one of twice the size: on a CPU a convolutional
+        // network ran 1.5-2x slower per image in batches of 8 than of 4 (FeatureCache)
         NDArray x = inputs.singletonOrThrow();
-        long n = x.getShape().get(0);
-        NDArray both = NDArrays.concat(new NDList(x, x.flip(3)));
-        NDArray out = inner.forward(store, new NDList(both), training, params).singletonOrThrow();
-        return new NDList(out.get("0:" + n).add(out.get(n + ":")).div(2));
+        NDArray plain = inner.forward(store, new NDList(x), training, params).singletonOrThrow();
+        NDArray mirrored = inner.forward(store, new NDList(x.flip(3)), training, params).singletonOrThrow();
+        return new NDList(plain.add(mirrored).div(2));
     }
 
     @Override
