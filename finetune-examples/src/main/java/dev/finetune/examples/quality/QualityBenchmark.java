@@ -4,6 +4,7 @@ import ai.djl.Model;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.features.FeatureCache;
 import dev.finetune.core.result.Evaluation;
+import dev.finetune.core.listeners.EarlyStopping;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.auto.AutoFineTune;
 import dev.finetune.vision.auto.AutoResult;
@@ -29,14 +30,16 @@ import java.util.Random;
 
 /**
  * The quality benchmark: on real small image sets that are not Fashion-MNIST or MNIST, at 10, 20 and
- * 50 training images per class over several seeds, the library's automatic plan, a fixed strategy
- * (head-only fine-tuning on cached features, 300 steps) and the plain-DJL baseline
- * ({@link PlainDjlBaseline}), all on the same real ImageNet-initialised MobileNetV2. Writes
+ * 50 training images per class over several seeds, the library's automatic plan, the bottleneck
+ * path, a fixed strategy (head-only fine-tuning on cached features, 300 steps), with
+ * {@code --strategies} the fine-tuning strategies after the head (tens of minutes a run on a CPU at
+ * 224 px: meant for a GPU), and the plain-DJL baseline ({@link PlainDjlBaseline}), all on the same
+ * real ImageNet-initialised MobileNetV2. Writes
  * {@code benchmarks/quality.md} after every setting, with the targets marked PASS or SHORT.
  *
  * <p>Run (after {@code bash benchmarks/quality-data/prepare.sh}):
  * {@code mvn -B -q -DskipTests install && mvn -B -q -pl finetune-examples exec:exec
- * -Dmain.class=dev.finetune.examples.quality.QualityBenchmark [-Dapp.args="--seeds 5 --data DIR"]}
+ * -Dmain.class=dev.finetune.examples.quality.QualityBenchmark [-Dapp.args="--seeds 5 --data DIR --strategies full,partial"]}
  */
 public final class QualityBenchmark {
 
@@ -59,6 +62,7 @@ public final class QualityBenchmark {
         Path out = Paths.get("../benchmarks/quality.md");
         int[] sizes = {10, 20, 50};
         List<String> only = null;
+        List<String> strategies = List.of();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--seeds" -> seeds = Integer.parseInt(args[++i]);
@@ -66,8 +70,10 @@ public final class QualityBenchmark {
                 case "--out" -> out = Paths.get(args[++i]);
                 case "--sets" -> only = List.of(args[++i].split(","));
                 case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--strategies" -> strategies = List.of(args[++i].split(","));
                 default -> throw new IllegalArgumentException("Unknown option " + args[i]
-                        + "; use --seeds N, --sizes 10,20,50, --data DIR, --out FILE");
+                        + "; use --seeds N, --sizes 10,20,50, --sets NAME,..., --strategies partial,full,discriminative,gradual,"
+                        + " --data DIR, --out FILE");
             }
         }
         if (!Files.isDirectory(data.resolve("openclipart"))) {
@@ -90,7 +96,7 @@ public final class QualityBenchmark {
                 }
                 Row row = new Row(set.name(), n, new LinkedHashMap<>());
                 for (int seed = 1; seed <= seeds; seed++) {
-                    run(set, n, seed, row);
+                    run(set, n, seed, row, strategies);
                 }
                 rows.add(row);
                 QualityReport.write(out, rows, notes, seeds);
@@ -164,7 +170,7 @@ public final class QualityBenchmark {
     }
 
     /** Draws the parts for one seed and runs every method on them. */
-    private static void run(DataSet set, int n, int seed, Row row) throws Exception {
+    private static void run(DataSet set, int n, int seed, Row row, List<String> strategies) throws Exception {
         List<String> names = set.source().classNames();
         Parts parts = draw(set, n, seed);
         List<ImageSample> train = parts.train();
@@ -209,6 +215,36 @@ public final class QualityBenchmark {
             row.runs().computeIfAbsent("head-only, 300 steps", k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
             System.out.printf(Locale.ROOT, "%s: head-only %.3f in %.1f s%n", where, t.accuracy(), wall);
         }
+        for (String strategy : strategies) {
+            Stage tuned = fixedStrategy(strategy);
+            start = System.nanoTime();
+            try (Model model = TorchScriptBackbone.load(MODEL)) {
+                // linear probe, then the strategy (LP-FT), with flips in training and early stopping on validation loss
+                FineTuner tuner = FineTuner.from(model).replaceHead(names.size(), HeadReplacer.append()).optClassNames(names)
+                        .optSeed(seed).optProgress(false).optFeatureCache(true).addListener(EarlyStopping.patience(3))
+                        .stage(Stage.headOnly().withSteps(300).withLearningRate(1e-3))
+                        .stage(tuned);
+                tuner.fit(ImageDataset.builder().setCatalog(trainPart).optPipeline(pipeline().training(seed))
+                        .setSampling(16, true).build(), dataset(validationPart, false));
+                Evaluation t = tuner.evaluate(dataset(testPart, false));
+                double wall = (System.nanoTime() - start) / 1e9;
+                String name = "head 300 steps, then " + tuned.name() + " " + tuned.epochs() + " epochs";
+                row.runs().computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
+                System.out.printf(Locale.ROOT, "%s: %s %.3f in %.1f s%n", where, name, t.accuracy(), wall);
+            }
+        }
+    }
+
+    /** A fixed strategy after the head, at its default rate, up to 10 epochs (early stopping). */
+    private static Stage fixedStrategy(String name) {
+        return switch (name) {
+            case "partial" -> Stage.partial(2).withEpochs(10);
+            case "full" -> Stage.full().withEpochs(10);
+            case "discriminative" -> Stage.discriminative(2.6).withEpochs(10);
+            case "gradual" -> Stage.gradualUnfreezing().withEpochs(10);
+            default -> throw new IllegalArgumentException("Unknown strategy " + name
+                    + "; use partial, full, discriminative or gradual.");
+        };
     }
 
     /**

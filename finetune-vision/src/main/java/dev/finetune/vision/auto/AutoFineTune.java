@@ -97,17 +97,38 @@ public final class AutoFineTune {
         List<AutoResult.Tried> tried = new ArrayList<>();
         List<String> why = new ArrayList<>();
         long start = System.nanoTime();
-        boolean tune = perClass >= TUNE_FROM_IMAGES_PER_CLASS;
         Model probe = TorchScriptBackbone.load(backbone);
         boolean mirror = pipeline.flip();
+        Rows x;
+        Rows v;
+        try {
+            x = rows(probe, train, mirror);
+            v = rows(probe, validation, mirror);
+        } catch (RuntimeException e) {
+            probe.close();
+            throw e;
+        }
+        double featureSeconds = (System.nanoTime() - start) / 1e9;
+        // the feature passes (two per image with mirroring) price a forward per image; a training step costs about three
+        double perImage = featureSeconds / Math.max(1, (train.size() + validation.size()) * (mirror ? 2 : 1));
+        double epochEstimate = perImage * (3 * train.size() + validation.size());
+        double left = (budget != null ? budget.toSeconds() : 3 * featureSeconds) - featureSeconds;
+        // the rate search's 30 trial steps, counted twice for safety, come out of the budget first
+        int epochs = (int) Math.min(15, Math.floor((left - 60 * perImage * BATCH * 3) / Math.max(1e-9, epochEstimate)));
+        boolean tune = perClass >= TUNE_FROM_IMAGES_PER_CLASS && epochs >= 2;
+        if (perClass < TUNE_FROM_IMAGES_PER_CLASS) {
+            why.add(String.format(Locale.ROOT, "%.0f images per class: too few for fine-tuning to beat a linear"
+                    + " classifier on frozen features (Chu et al. 2016: freeze below about 20)", perClass));
+        } else if (!tune) {
+            why.add(String.format(Locale.ROOT, "fine-tuning skipped: an epoch is estimated at %.0f s on this device and"
+                    + " the time budget leaves %.0f s (optTimeBudget raises it)", epochEstimate, Math.max(0, left)));
+        }
+        CrossValidation search = CrossValidation.builder().optSeed(seed)
+                .optTrainer(LinearModels.logisticRegression(FeatureScaling.SQRT_L2))
+                .optGrid(CrossValidation.logGrid(1e-2, 1e4, 1)).build();
         double probeAccuracy;
         CrossValidation.Selection selection;
         try {
-            CrossValidation search = CrossValidation.builder().optSeed(seed)
-                    .optTrainer(LinearModels.logisticRegression(FeatureScaling.SQRT_L2))
-                    .optGrid(CrossValidation.logGrid(1e-2, 1e4, 1)).build();
-            Rows x = rows(probe, train, mirror);
-            Rows v = rows(probe, validation, mirror);
             if (tune) {
                 // validation images judge the linear classifier against fine-tuning
                 selection = search.select(x.features(), x.labels(), classes, x.groups());
@@ -118,7 +139,6 @@ public final class AutoFineTune {
                 selection = search.select(all.features(), all.labels(), classes, all.groups());
                 probeAccuracy = selection.accuracy();
             }
-            BottleneckHead.attach(probe, selection.classifier(), pipeline.toPreprocessing(), mirror);
         } catch (RuntimeException e) {
             probe.close();
             throw e;
@@ -130,22 +150,9 @@ public final class AutoFineTune {
                         selection.atEdge() ? "cross-validation (at the edge of its range)" : "cross-validation",
                         mirror ? "; mirror images added to training and averaged into every prediction" : "",
                         tune ? "" : "; trained on the training and validation images, accuracy by 5-fold cross-validation")));
-        // the probe's pass over the images prices one forward per image; a training step costs about three
-        double perImage = probeSeconds / Math.max(1, train.size() + validation.size());
-        double epochEstimate = perImage * (3 * train.size() + validation.size());
-        double left = budget != null ? budget.toSeconds() - probeSeconds : 3 * probeSeconds - probeSeconds;
-        // the rate search's 30 trial steps, counted twice for safety, come out of the budget first
-        int epochs = (int) Math.min(15, Math.floor((left - 60 * perImage * BATCH * 3) / Math.max(1e-9, epochEstimate)));
-        if (perClass < TUNE_FROM_IMAGES_PER_CLASS) {
-            why.add(String.format(Locale.ROOT, "%.0f images per class: too few for fine-tuning to beat a linear"
-                    + " classifier on frozen features (Chu et al. 2016: freeze below about 20)", perClass));
-        } else if (epochs < 2) {
-            why.add(String.format(Locale.ROOT, "fine-tuning skipped: an epoch is estimated at %.0f s on this device and"
-                    + " the time budget leaves %.0f s (optTimeBudget raises it)", epochEstimate, Math.max(0, left)));
-        }
-        Model chosen = probe;
+        Model chosen = null;
         AutoResult.Tried best = tried.get(0);
-        if (tune && epochs >= 2) {
+        if (tune) {
             Model tuned = TorchScriptBackbone.load(backbone);
             try {
                 long began = System.nanoTime();
@@ -177,6 +184,23 @@ public final class AutoFineTune {
                 probe.close();
                 throw e;
             }
+        }
+        if (chosen == null) {
+            LinearClassifier head = selection.classifier();
+            if (tune) {
+                // chosen on validation: now every labelled image trains it, at the C it was chosen with
+                Rows all = x.plus(v);
+                head = LinearModels.logisticRegression(FeatureScaling.SQRT_L2).train(all.features(), all.labels(), classes,
+                        selection.c());
+                why.add("the linear classifier was refit on the training and validation images at its C");
+            }
+            try {
+                BottleneckHead.attach(probe, head, pipeline.toPreprocessing(), mirror);
+            } catch (RuntimeException e) {
+                probe.close();
+                throw e;
+            }
+            chosen = probe;
         }
         why.add(0, String.format(Locale.ROOT, "chose the %s: validation accuracy %.3f", best.name(),
                 best.validationAccuracy()));
@@ -314,7 +338,8 @@ public final class AutoFineTune {
 
         /**
          * @param total the longest the whole call may take; fine-tuning runs only when its estimate fits
-         *     (default: three times the linear classifier's time, which on a CPU leaves fine-tuning out)
+         *     (default: three times the time of the feature passes over the training and validation
+         *     images, which on a CPU leaves fine-tuning out)
          * @return this
          */
         public Builder optTimeBudget(Duration total) {
