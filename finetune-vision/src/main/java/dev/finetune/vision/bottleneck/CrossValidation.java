@@ -20,7 +20,9 @@ import java.util.TreeMap;
  * edge of the grid, the search extends the grid by one decade at that edge, up to
  * {@link Builder#optMaxExtensions} times; a best C still at the edge after that (or on a plateau of
  * equal accuracy there) is reported in {@link Selection#warnings()}. Equal accuracies are broken
- * toward the smaller C, the stronger regularisation.
+ * toward the smaller C, the stronger regularisation. Rows can come in groups that never straddle
+ * folds ({@link #select(float[][], int[], int, int[])}: an image and its mirror image, the photos of
+ * one patient).
  *
  * <pre>{@code
  * Selection s = CrossValidation.builder().build().select(trainFeatures, trainLabels, classes);

@@ -195,6 +195,8 @@ public final class LinearClassifier {
      * The biases on raw features: {@code b'[c] = b[c] - sum_j W'[c][j] mean[j]}.
      *
      * @return one bias per class
+     * @throws IllegalStateException for {@link FeatureScaling#SQRT_L2}, which does not fold: use
+     *     {@link #bias()} after that scaling
      */
     public double[] foldedBias() {
         standardisation();
