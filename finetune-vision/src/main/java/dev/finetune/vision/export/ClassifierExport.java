@@ -29,6 +29,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -222,6 +223,7 @@ public final class ClassifierExport {
                         e);
             }
         }
+        checkClassCount(model.getBlock(), input, classNames);
         model.save(dir, name);
         Files.write(dir.resolve("synset.txt"), classNames, StandardCharsets.UTF_8);
         Properties p = servingProperties(preprocessing);
@@ -233,6 +235,21 @@ public final class ClassifierExport {
         }
         try (Writer w = Files.newBufferedWriter(dir.resolve("serving.properties"), StandardCharsets.UTF_8)) {
             p.store(w, "finetune export: DJL image classification translator settings");
+        }
+    }
+
+    /** Refuses class names that do not match the classifier's outputs: a served model would drop or misname classes. */
+    private static void checkClassCount(Block block, Shape input, List<String> classNames) {
+        Shape out;
+        try {
+            out = block.getOutputShapes(new Shape[] {input})[0];
+        } catch (RuntimeException e) {
+            return; // a block that cannot tell its output shape is checked when it is served
+        }
+        if (out.dimension() == 2 && out.get(1) != classNames.size()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "The model outputs %d classes but %d class names were given (%s): give one name per output,"
+                            + " in label order.", out.get(1), classNames.size(), classNames));
         }
     }
 
