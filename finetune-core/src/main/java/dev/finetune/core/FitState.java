@@ -175,8 +175,15 @@ final class FitState {
             // predate it if the run stopped between the two writes
             best = Checkpoint.of(block, metadata(bestEpoch.epoch(), bestEpoch.stage(), bestEpoch.epochInStage(),
                     r.bestValue(), null));
-            best.save(bestFile);
+            if (bestFile != null) {
+                best.save(bestFile);
+            }
             return;
+        }
+        if (bestFile == null) {
+            throw new CheckpointException("The resume checkpoint " + from + " names epoch " + bestEpoch.epoch()
+                    + " as the best so far, and its weights are in the best checkpoint that run wrote: set"
+                    + " optCheckpoint(that file) as well, so that the best weights are not lost.");
         }
         Checkpoint file = Checkpoint.load(bestFile);
         if (file.metadata().epoch() != bestEpoch.epoch()) {
