@@ -92,6 +92,10 @@ public final class TransferAdvisor {
      */
     public static Advice measure(Block features, NDManager parameterManager, RandomAccessDataset sourceSample,
             RandomAccessDataset targetTrain, int targetClasses) {
+        if (targetClasses < 2) {
+            throw new IllegalArgumentException("targetClasses must be at least 2 (the target's class count), got "
+                    + targetClasses);
+        }
         double distance;
         try (FeatureCache s = FeatureCache.compute(features, parameterManager, sourceSample, 256);
                 FeatureCache t = FeatureCache.compute(features, parameterManager, targetTrain, 256)) {

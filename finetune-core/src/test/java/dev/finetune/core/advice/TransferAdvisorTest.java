@@ -44,6 +44,11 @@ class TransferAdvisorTest {
         assertThat(at(21, 0.19)).isEqualTo(Recommendation.TRY_BOTH);
         assertThat(at(20, 0.2)).isEqualTo(Recommendation.TRY_BOTH);
         assertThatThrownBy(() -> TransferAdvisor.recommend(0, 0.1)).hasMessageContaining("imagesPerClass");
+        // issue 14, point 8: 0 classes recommended TUNE from "Infinity images per class"
+        for (int classes : new int[] {0, 1, -3}) {
+            assertThatThrownBy(() -> TransferAdvisor.measure(null, null, null, null, classes))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("targetClasses must be at least 2");
+        }
     }
 
     @Test

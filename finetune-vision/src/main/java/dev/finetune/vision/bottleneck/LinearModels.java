@@ -159,9 +159,10 @@ public final class LinearModels {
             return out;
         }
 
-        private static double check(double c) {
+        static double check(double c) {
             if (!(c > 0) || Double.isInfinite(c)) {
-                throw new IllegalArgumentException("C must be positive and finite, got " + c);
+                throw new IllegalArgumentException("C must be positive and finite, got " + c
+                        + " (C <= 0 or NaN gives a constant or inverted classifier).");
             }
             return c;
         }
@@ -207,6 +208,7 @@ public final class LinearModels {
      */
     public static Trainer linearSvm() {
         return (x, y, classes, c) -> {
+            LogisticRegression.check(c);
             Scaled s = Scaled.of(x, FeatureScaling.STANDARDISE);
             int n = x.length;
             int d = s.dims;

@@ -288,5 +288,13 @@ class BottleneckSearchTest {
                 .hasMessageContaining("smallest class size (20)");
         assertThatThrownBy(() -> LinearModels.logisticRegression().train(x, y, CLASSES.length, 1).scores(new float[3]))
                 .hasMessageContaining("fitted on 49");
+        // issue 14, point 8: C <= 0 or NaN gave a constant or inverted classifier
+        for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
+            for (LinearModels.Trainer trainer : List.of(LinearModels.logisticRegression(),
+                    LinearModels.logisticRegression(FeatureScaling.SQRT_L2), LinearModels.linearSvm())) {
+                assertThatThrownBy(() -> trainer.train(x, y, CLASSES.length, bad)).as("C=%s", bad)
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("C must be positive and finite");
+            }
+        }
     }
 }
