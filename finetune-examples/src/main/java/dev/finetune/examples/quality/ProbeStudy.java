@@ -12,7 +12,6 @@ import dev.finetune.vision.data.ImageCatalog;
 import dev.finetune.vision.data.ImageDataset;
 import dev.finetune.vision.data.ImageSample;
 
-import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.nio.file.Files;
@@ -34,10 +33,13 @@ import java.util.Random;
  * difference to the plain program's recipe.
  *
  * <p>Run: {@code mvn -q -pl finetune-examples exec:exec -Dmain.class=dev.finetune.examples.quality.ProbeStudy
- * -Dapp.args="--seeds 10"}; the Java properties {@code variants}, {@code sets} (regular expressions
- * over the names) and {@code sizes} (e.g. {@code 10,20}) narrow the run.
+ * -Dapp.args="--seeds 10"}; {@code --variants REGEX}, {@code --sets REGEX} (over the names) and
+ * {@code --sizes 10,20} narrow the run.
  */
 public final class ProbeStudy {
+
+    /** Which variants run: a regular expression over their names (the plain recipe always runs). */
+    private static String variantPattern = ".*";
 
     private ProbeStudy() {}
 
@@ -45,24 +47,30 @@ public final class ProbeStudy {
         int seeds = 10;
         Path data = Paths.get("/opt/finetune-quality-data");
         Path cache = Paths.get("/tmp/probe-cache");
+        String sets = ".*";
+        String sizes = "10,20,50";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--seeds" -> seeds = Integer.parseInt(args[++i]);
                 case "--cache" -> cache = Paths.get(args[++i]);
-                default -> throw new IllegalArgumentException("Unknown option " + args[i]);
+                case "--variants" -> variantPattern = args[++i];
+                case "--sets" -> sets = args[++i];
+                case "--sizes" -> sizes = args[++i];
+                default -> throw new IllegalArgumentException("Unknown option " + args[i] + "; use --seeds N, --cache DIR,"
+                        + " --variants REGEX, --sets REGEX, --sizes 10,20,50");
             }
         }
         Files.createDirectories(cache);
         Map<String, double[]> total = new LinkedHashMap<>();
         int settings = 0;
         for (QualityBenchmark.DataSet set : QualityBenchmark.sets(data)) {
-            if (!set.name().matches(System.getProperty("sets", ".*"))) {
+            if (!set.name().matches(sets)) {
                 continue;
             }
             String key = set.name().replaceAll("[^a-z]", "");
             Map<String, float[]> plainF = features(cache.resolve(key + "-orig.bin"), set, false);
             Map<String, float[]> flipF = features(cache.resolve(key + "-flip.bin"), set, true);
-            for (int n : java.util.Arrays.stream(System.getProperty("sizes", "10,20,50").split(","))
+            for (int n : java.util.Arrays.stream(sizes.split(","))
                     .mapToInt(Integer::parseInt).toArray()) {
                 int needed = n + QualityBenchmark.VALIDATION_PER_CLASS + (set.target() == null ? 2 : 0);
                 if (QualityBenchmark.fewestPerClass(set.source()) < needed) {
@@ -163,9 +171,8 @@ public final class ProbeStudy {
                 variants.put(name + " +flip+tta", () -> lrCv(scaling, true, true));
                 variants.put(name + " on mirror means", () -> mirrorMeans(scaling));
             }
-            String only = System.getProperty("variants", ".*"); // a regular expression over the names
             variants.forEach((name, run) -> {
-                if (name.matches(only)) {
+                if (name.matches(variantPattern)) {
                     acc.put(name, run.getAsDouble());
                 }
             });
