@@ -238,10 +238,21 @@ final class FitState {
         String where = String.format(Locale.ROOT, "stage %d/%d '%s', epoch %d/%d, %s step %d", stage + 1,
                 stages.size(), current.name(), epochInStage + 1, current.epochs(), e.phase(), e.step() + 1);
         Path file = tuner.checkpointPath;
-        String kept = best != null && file != null
-                ? " The best epoch so far (" + history.get(bestIndex).epoch() + ") is in " + file
-                        + ": continue with optResumeFrom(" + file.getFileName() + ")."
-                : partial == null ? " No epoch completed." : "";
+        Path last = tuner.lastCheckpointPath;
+        String kept;
+        if (partial == null) {
+            kept = " No epoch completed.";
+        } else if (last != null) {
+            // the last checkpoint continues exactly: history, best epoch, optimizer and listener state
+            kept = " Continue exactly where it stopped with optResumeFrom(" + last.getFileName() + ")"
+                    + (best != null && file != null ? "; the best epoch so far (" + history.get(bestIndex).epoch()
+                            + ") is in " + file : "") + ".";
+        } else if (best != null && file != null) {
+            kept = " The best epoch so far (" + history.get(bestIndex).epoch() + ") is in " + file
+                    + ": continue with optResumeFrom(" + file.getFileName() + ").";
+        } else {
+            kept = "";
+        }
         String message = "Training was interrupted; it stopped before " + where + " (" + e.step() + " steps of the "
                 + e.phase() + " pass done, " + history.size() + " epochs completed)." + kept;
         LOG.info(message);

@@ -138,6 +138,9 @@ class ListenerTest {
                     () -> plan(model, "cut").addListener(first).fit(train, sets.validation()),
                     TrainingInterruptedException.class);
             assertThat(stopped).isNotNull();
+            // issue 14, point 1: with a last checkpoint, the message advises the exact resume, not best.ckpt
+            assertThat(stopped.getMessage()).contains("optResumeFrom(cut-last.ckpt)")
+                    .doesNotContain("optResumeFrom(cut-best.ckpt)");
         }
         assertThat(Thread.interrupted()).isTrue();
         assertThat(first.events).endsWith("epoch 3 start", "fit failed: TrainingInterruptedException");
