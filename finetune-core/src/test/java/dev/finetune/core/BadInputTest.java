@@ -24,6 +24,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class BadInputTest {
 
     @Test
+    void badOptimizerSettingsAreNamedByTheirValues() {
+        // issue 14, point 11: a NaN momentum printed "OptimizerSpec[kind=null, beta1=0.0, ...]"
+        assertThatThrownBy(() -> OptimizerSpec.sgd(Double.NaN)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("momentum=NaN").hasMessageContaining("SGD").hasMessageNotContaining("kind=null");
+        assertThatThrownBy(() -> new OptimizerSpec(OptimizerSpec.Kind.ADAMW, 1.0, 0.999, 0, 0))
+                .hasMessageContaining("beta1=1.0").hasMessageContaining("epsilon=0.0")
+                .hasMessageNotContaining("beta2=");
+    }
+
+    @Test
     void headWithTooFewClasses() {
         try (Model model = SourceModel.pretrained()) {
             assertThatThrownBy(() -> FineTuner.from(model).replaceHead(0))

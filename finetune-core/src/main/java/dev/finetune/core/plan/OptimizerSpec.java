@@ -27,10 +27,23 @@ public record OptimizerSpec(Kind kind, double beta1, double beta2, double epsilo
         if (kind == null) {
             throw new IllegalArgumentException("optimizer kind is required");
         }
-        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(epsilon > 0)
-                || !(momentum >= 0 && momentum < 1)) {
-            throw new IllegalArgumentException(
-                    "Optimizer settings out of range: betas and momentum in [0,1), epsilon > 0: " + this);
+        // name the bad values themselves: the record's fields are not assigned yet here
+        java.util.List<String> bad = new java.util.ArrayList<>();
+        if (!(beta1 >= 0 && beta1 < 1)) {
+            bad.add("beta1=" + beta1);
+        }
+        if (!(beta2 >= 0 && beta2 < 1)) {
+            bad.add("beta2=" + beta2);
+        }
+        if (!(epsilon > 0)) {
+            bad.add("epsilon=" + epsilon);
+        }
+        if (!(momentum >= 0 && momentum < 1)) {
+            bad.add("momentum=" + momentum);
+        }
+        if (!bad.isEmpty()) {
+            throw new IllegalArgumentException("Optimizer settings out of range (" + String.join(", ", bad) + ", "
+                    + kind + "): betas and momentum must lie in [0, 1) and epsilon above 0.");
         }
     }
 
