@@ -35,8 +35,8 @@ final class MirrorAverageBlock extends AbstractBlock {
 
     @Override
     protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
-        // two passes of the batch's size, not one of twice the size: on a CPU a convolutional
-        // network ran 1.5-2x slower per image in batches of 8 than of 4 (FeatureCache)
+        // two passes of the batch's size, not one of twice the size: on a CPU small batches run
+        // fastest per image (see FeatureCache)
         NDArray x = inputs.singletonOrThrow();
         NDArray plain = inner.forward(store, new NDList(x), training, params).singletonOrThrow();
         NDArray mirrored = inner.forward(store, new NDList(x.flip(3)), training, params).singletonOrThrow();
