@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Random;
 import java.util.TreeMap;
 
 /**
@@ -161,7 +160,7 @@ public final class CrossValidation {
         if (groups != null && groups.length != y.length) {
             throw new IllegalArgumentException(groups.length + " group ids for " + y.length + " rows.");
         }
-        int[] fold = assignFolds(y, classes, folds, seed, groups);
+        int[] fold = Folds.assign(y, classes, folds, seed, groups);
         LinearModels.LogisticRegression shared = trainer instanceof LinearModels.LogisticRegression lr ? lr : null;
         LinearModels.Prepared prepared = shared == null ? null : shared.prepare(x, y, classes);
         TreeMap<Double, Integer> correct = new TreeMap<>();
@@ -259,51 +258,6 @@ public final class CrossValidation {
                 "best C at the edge of the range %.3g..%.3g: C=%.3g is the largest value tried. Weaker"
                         + " regularisation might do better: give a grid that reaches higher.",
                 lo, hi, best));
-    }
-
-    private static int[] assignFolds(int[] y, int classes, int folds, long seed, int[] groups) {
-        // per class, the distinct groups in order of first appearance
-        List<List<Integer>> byClass = new ArrayList<>();
-        for (int c = 0; c < classes; c++) {
-            byClass.add(new ArrayList<>());
-        }
-        Map<Integer, Integer> labelOfGroup = new LinkedHashMap<>();
-        for (int i = 0; i < y.length; i++) {
-            if (y[i] < 0 || y[i] >= classes) {
-                throw new IllegalArgumentException("Label " + y[i] + " of sample " + i + " is outside 0.." + (classes - 1));
-            }
-            int group = groups == null ? i : groups[i];
-            Integer known = labelOfGroup.putIfAbsent(group, y[i]);
-            if (known == null) {
-                byClass.get(y[i]).add(group);
-            } else if (known != y[i]) {
-                throw new IllegalArgumentException("Group " + group + " holds rows of classes " + known + " and " + y[i]
-                        + ": the rows of a group must share one label.");
-            }
-        }
-        int smallest = Integer.MAX_VALUE;
-        for (List<Integer> members : byClass) {
-            if (!members.isEmpty()) {
-                smallest = Math.min(smallest, members.size());
-            }
-        }
-        if (folds < 2 || folds > smallest) {
-            throw new IllegalArgumentException(folds + " folds need 2 <= folds <= the smallest class size (" + smallest
-                    + (groups == null ? ")." : " groups)."));
-        }
-        Random random = new Random(seed);
-        Map<Integer, Integer> foldOfGroup = new LinkedHashMap<>();
-        for (List<Integer> members : byClass) {
-            Collections.shuffle(members, random);
-            for (int k = 0; k < members.size(); k++) {
-                foldOfGroup.put(members.get(k), k % folds);
-            }
-        }
-        int[] fold = new int[y.length];
-        for (int i = 0; i < y.length; i++) {
-            fold[i] = foldOfGroup.get(groups == null ? i : groups[i]);
-        }
-        return fold;
     }
 
     private static float[][] rows(float[][] x, List<Integer> idx) {

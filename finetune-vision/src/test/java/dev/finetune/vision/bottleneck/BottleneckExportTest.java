@@ -15,6 +15,7 @@ import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
+import dev.finetune.vision.fixtures.TorchScriptFixtures;
 import dev.finetune.vision.export.BottleneckHead;
 import dev.finetune.vision.export.ClassifierExport;
 import dev.finetune.vision.export.TorchScriptClassifierBlockFactory;
@@ -48,8 +49,7 @@ import static org.assertj.core.api.Assertions.within;
  */
 class BottleneckExportTest {
 
-    private static final Path EMBEDDING =
-            Paths.get("..", "finetune-examples", "models", "fashion-source-resnet-embedding.pt");
+    private static final Path EMBEDDING = TorchScriptFixtures.EMBEDDING;
     private static final Path PHOTOS = Paths.get("/usr/lib/python3/dist-packages/skimage/data");
     /** Target classes the embedding never saw: Pullover, Coat, Shirt, Sneaker, Ankle boot. */
     private static final int[] CLASSES = {2, 4, 6, 7, 9};

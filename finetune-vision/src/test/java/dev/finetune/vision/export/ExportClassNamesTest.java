@@ -2,13 +2,13 @@ package dev.finetune.vision.export;
 
 import ai.djl.Model;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
+import dev.finetune.vision.fixtures.TorchScriptFixtures;
 import dev.finetune.vision.bottleneck.LinearClassifier;
 import dev.finetune.vision.bottleneck.LinearModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
 import java.util.Random;
 
@@ -21,8 +21,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class ExportClassNamesTest {
 
-    private static final Path EMBEDDING =
-            Paths.get("..", "finetune-examples", "models", "fashion-source-resnet-embedding.pt");
+    private static final Path EMBEDDING = TorchScriptFixtures.EMBEDDING;
     private static final ClassifierExport.Preprocessing PREPROCESSING =
             new ClassifierExport.Preprocessing(32, 32, false, false, null, null);
 
