@@ -71,6 +71,8 @@ public final class FineTuner {
     long featureCacheMemoryLimit = 1L << 30;
     Path featureCacheDirectory;
     int dataLoaderThreads;
+    /** The state of the last fit that finished, which a later fit continues. */
+    FitState finished;
 
     private FineTuner(Model model, Block block, NDManager manager) {
         this.model = model;
@@ -403,6 +405,11 @@ public final class FineTuner {
 
     /**
      * Runs the plan, telling the listeners what happens.
+     *
+     * <p>A later {@code fit} of the same fine-tuner continues: it runs only the stages added since
+     * (with {@link #stage}), from the weights the model holds (the best epoch's, by default), and
+     * keeps the earlier epochs and best epoch, so the best checkpoint is replaced only by a better
+     * epoch. Without a new stage it is refused; {@link #optResumeFrom} applies to the first fit only.
      *
      * @param train the training data (labels are class indices)
      * @param validation the validation data, evaluated after every epoch

@@ -52,6 +52,34 @@ final class FitInputs {
         }
     }
 
+    /** Checks that the checkpoint files can be written, before anything is trained. */
+    static void checkCheckpointFiles(FineTuner tuner) throws dev.finetune.core.checkpoint.CheckpointException {
+        if (tuner.checkpointPath != null && tuner.lastCheckpointPath != null
+                && tuner.checkpointPath.toAbsolutePath().normalize()
+                        .equals(tuner.lastCheckpointPath.toAbsolutePath().normalize())) {
+            throw new IllegalStateException("optCheckpoint and optLastCheckpoint name the same file ("
+                    + tuner.checkpointPath + "): the best and the last epoch need a file each, e.g. best.ckpt and"
+                    + " last.ckpt.");
+        }
+        if (tuner.checkpointPath != null) {
+            dev.finetune.core.checkpoint.Checkpoint.requireWritable(tuner.checkpointPath, "optCheckpoint");
+        }
+        if (tuner.lastCheckpointPath != null) {
+            dev.finetune.core.checkpoint.Checkpoint.requireWritable(tuner.lastCheckpointPath, "optLastCheckpoint");
+        }
+    }
+
+    /** Checks that every parameter has a value: a new head has none before the first fit. */
+    static void requireInitialised(Block block, String call) {
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalStateException("The model's parameter " + p.getKey() + " has no value yet (a new"
+                        + " head gets its values in fit): call fit before " + call + ", or restore a checkpoint"
+                        + " into block() first (Checkpoint.load(file).restoreInto(tuner.block(), manager)).");
+            }
+        }
+    }
+
     /** The given class names checked against the class count, or "0", "1", ... when none were given. */
     static List<String> names(List<String> given, int numClasses) {
         if (given == null) {
@@ -94,6 +122,13 @@ final class FitInputs {
         try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
             Iterator<Batch> it = data.getData(host).iterator();
             if (!it.hasNext()) {
+                if (data instanceof RandomAccessDataset && ((RandomAccessDataset) data).size() > 0) {
+                    long size = ((RandomAccessDataset) data).size();
+                    throw new IllegalArgumentException("The " + what + " dataset has " + size + " samples but"
+                            + " produced no batch: its batch size is larger than " + size + " and it drops the last"
+                            + " partial batch. Use a batch size of at most " + size + ", or keep the last batch"
+                            + " (optDropLast(false)).");
+                }
                 throw new IllegalArgumentException(
                         "The " + what + " dataset produced no batches: give it at least one sample.");
             }

@@ -82,6 +82,7 @@ final class FitRun implements FitControl {
     /** Checks the settings and data, initialises the model, resumes if asked, and runs the plan. */
     static FineTuneResult start(FineTuner tuner, Dataset train, Dataset validation) throws CheckpointException {
         FitInputs.checkSettings(tuner);
+        FitInputs.checkCheckpointFiles(tuner);
         Objects.requireNonNull(train, "training dataset");
         Objects.requireNonNull(validation, "validation dataset");
         List<String> names = tuner.names();
@@ -102,10 +103,19 @@ final class FitRun implements FitControl {
         for (Stage s : tuner.stages) {
             resolved.add(s.steps() > 0 ? s.withEpochs(s.epochsFor(stepsPerEpoch)) : s);
         }
+        FitState earlier = tuner.finished;
+        if (earlier != null) {
+            earlier.requireContinuable(names, plan, tuner.metric);
+        }
         FitRun run = new FitRun(tuner, block, names, plan, resolved);
-        FitState.Start start = tuner.resumeFrom != null
-                ? run.state.resume(tuner.resumeFrom, run.stages, tuner.manager)
-                : new FitState.Start(0, 0, null);
+        FitState.Start start;
+        if (earlier != null) {
+            start = run.state.continueFrom(earlier);
+        } else if (tuner.resumeFrom != null) {
+            start = run.state.resume(tuner.resumeFrom, run.stages, tuner.manager);
+        } else {
+            start = new FitState.Start(0, 0, null);
+        }
         // groups after any restore: an imported module gets new parameter objects when it loads
         LayerGroups groups = tuner.grouping.apply(block);
         for (Stage s : tuner.stages) {
@@ -119,6 +129,7 @@ final class FitRun implements FitControl {
         if (tuner.numClasses < 2) {
             throw new IllegalStateException("The class count is unknown: call replaceHead(n) or optNumClasses(n) first.");
         }
+        FitInputs.requireInitialised(tuner.block(), "evaluate");
         FitInputs.prepare(data);
         FitInputs.requireNotEmpty(data, "evaluation");
         TrainingLoop loop = new TrainingLoop(tuner.block(), tuner.manager, tuner.loss, tuner.numClasses, null);
@@ -161,6 +172,7 @@ final class FitRun implements FitControl {
             state.best.restoreInto(block, manager);
         }
         FineTuneResult result = state.result();
+        tuner.finished = state;
         fire(l -> l.onFitEnd(result));
         return result;
     }
@@ -268,6 +280,9 @@ final class FitRun implements FitControl {
             divergence.endOfPass();
             double trainSeconds = (System.nanoTime() - began) / 1e9;
             EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + start.label());
+            if (checkLabels) {
+                state.checkClassCoverage(t.labelCounts(), v.confusion());
+            }
             checkLabels = false;
             double seconds = (System.nanoTime() - began) / 1e9;
             ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), state.names);

@@ -5,6 +5,7 @@ import ai.djl.nn.Block;
 import dev.finetune.core.checkpoint.Checkpoint;
 import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.internal.PlanOptimizer;
+import dev.finetune.core.result.CheckpointMetric;
 import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.FineTuneResult;
@@ -34,6 +35,8 @@ final class FitState {
     final List<String> names;
     final List<String> plan;
     final List<EpochMetrics> history = new ArrayList<>();
+    /** What the data of this fit lacks (classes without training or validation samples). */
+    final List<String> dataWarnings = new ArrayList<>();
     Checkpoint best;
     ConfusionMatrix bestConfusion;
     int bestIndex = -1;
@@ -41,6 +44,8 @@ final class FitState {
     int epochNumber;
     int stage;
     int epochInStage;
+    /** The best checkpoint a run resumed from while it holds the best epoch, when no optCheckpoint file does. */
+    private Path resumedBestFile;
     /** Optimizer state to load into the first stage's optimizer of a resumed run. */
     PlanOptimizer.SavedState pendingOptimizer;
 
@@ -84,53 +89,75 @@ final class FitState {
         bestValue = value;
         bestIndex = history.size() - 1;
         bestConfusion = cm;
+        resumedBestFile = null;
         try {
-            best = Checkpoint.of(block, metadata(m.epoch(), m.stage(), m.epochInStage(), value, null));
+            // the history up to this epoch travels with its weights: a run resumed from the best
+            // checkpoint then knows which epoch is the best and what came before it
+            Checkpoint.Resume upToHere = new Checkpoint.Resume(history, bestIndex, bestValue, counts(cm), List.of(),
+                    List.of(), Map.of(), null, true);
+            best = Checkpoint.of(block, metadata(m.epoch(), m.stage(), m.epochInStage(), value, upToHere));
         } catch (CheckpointException e) {
             throw new FitRun.CheckpointFailure(e);
         }
         return true;
     }
 
+    private static long[][] counts(ConfusionMatrix cm) {
+        if (cm == null) {
+            return null;
+        }
+        int k = cm.classCount();
+        long[][] counts = new long[k][k];
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                counts[i][j] = cm.count(i, j);
+            }
+        }
+        return counts;
+    }
+
     /** The full state after an epoch, for an exact resume. */
     Checkpoint resumeCheckpoint(EpochMetrics last, PlanOptimizer.SavedState optimizer, Map<String, String> listeners,
             String stopped) throws CheckpointException {
-        long[][] confusion = null;
-        if (bestConfusion != null) {
-            int k = bestConfusion.classCount();
-            confusion = new long[k][k];
-            for (int i = 0; i < k; i++) {
-                for (int j = 0; j < k; j++) {
-                    confusion[i][j] = bestConfusion.count(i, j);
-                }
-            }
-        }
-        Checkpoint.Resume resume = new Checkpoint.Resume(history, bestIndex, bestValue, confusion, optimizer.names(),
-                optimizer.steps(), listeners, stopped);
+        Checkpoint.Resume resume = new Checkpoint.Resume(history, bestIndex, bestValue, counts(bestConfusion),
+                optimizer.names(), optimizer.steps(), listeners, stopped, false);
         return Checkpoint.of(block, metadata(last.epoch(), last.stage(), last.epochInStage(), tuner.metric.of(last),
                 resume), optimizer.arrays());
     }
 
     /**
-     * Restores a checkpoint of the same plan into the model and sets where the fit goes on; for a
-     * resume checkpoint also the history, the best epoch and the optimizer state.
+     * Restores a checkpoint of the same plan and classes into the model and sets where the fit goes
+     * on, with the history and the best epoch the checkpoint records. The one rule of what a resume
+     * continues from: a checkpoint a fit wrote. A last checkpoint continues exactly (optimizer and
+     * listener state too); a best checkpoint continues after its epoch with a fresh optimizer, its
+     * epoch counting as the best so far. Weights alone (no history) are refused.
      */
     Start resume(Path from, List<Stage> stages, NDManager manager) throws CheckpointException {
         Checkpoint resume = Checkpoint.load(from);
         Checkpoint.Metadata meta = resume.metadata();
+        if (!meta.classNames().equals(names)) {
+            throw new CheckpointException("Checkpoint " + from + " was written for the classes " + meta.classNames()
+                    + "; this fine-tuner's are " + names + ". Resume with the same classes in the same order"
+                    + " (optClassNames), or start without resuming.");
+        }
         if (!meta.stagePlan().equals(plan)) {
             throw new CheckpointException("Checkpoint " + from + " was written by another stage plan "
                     + meta.stagePlan() + "; this fine-tuner's plan is " + plan
                     + ". Resume with the same stages, or start without resuming.");
         }
+        Checkpoint.Resume r = meta.resume();
+        if (r == null || r.history().isEmpty()) {
+            throw new CheckpointException("Checkpoint " + from + " holds weights but no training history, so a"
+                    + " resume could not tell which epoch is the best. Resume from a checkpoint a fit wrote"
+                    + " (optCheckpoint or optLastCheckpoint), or start a new plan from these weights:"
+                    + " Checkpoint.load(file).restoreInto(block, manager), then fit without optResumeFrom.");
+        }
         resume.restoreInto(block, manager);
         int startStage = meta.stage();
         int startEpochInStage = meta.epochInStage();
         epochNumber = meta.epoch();
-        bestValue = meta.metricValue();
-        Checkpoint.Resume r = meta.resume();
-        boolean stageStopped = r != null && r.stopped() != null;
-        boolean fitStopped = r != null && "fit".equals(r.stopped());
+        boolean stageStopped = r.stopped() != null;
+        boolean fitStopped = "fit".equals(r.stopped());
         if (fitStopped) {
             startStage = stages.size();
             startEpochInStage = 0;
@@ -140,29 +167,54 @@ final class FitState {
         }
         LOG.info("Resuming from {} after epoch {} (stage {}, {} {})", from, meta.epoch(), meta.stage() + 1,
                 tuner.metric, meta.metricValue());
-        if (r == null) {
+        restoreHistory(r);
+        if (r.partial()) {
+            // a best checkpoint: its epoch is the best so far, and its weights are the ones just restored
+            best = resume;
+            resumedBestFile = from;
+            saveBestWhereAsked(from);
+            if (startStage < stages.size()) {
+                LOG.warn("{} is a best-epoch checkpoint: it holds no optimizer state, so the epochs after epoch {}"
+                        + " start with a fresh optimizer and differ from an uninterrupted run. For an exact resume,"
+                        + " set optLastCheckpoint(file) and resume from that file.", from, meta.epoch());
+            }
             return new Start(startStage, startEpochInStage, null);
         }
-        continueExactly(resume, from);
+        restoreOptimizerAndBest(resume, from);
         if (startStage != meta.stage()) {
             pendingOptimizer = null; // the checkpoint ended a stage: the next starts a fresh optimizer
         }
         return new Start(startStage, startEpochInStage, r.listenerStates());
     }
 
-    /**
-     * Restores what a resume checkpoint holds beside the weights: the history, the best epoch (its
-     * weights from the best checkpoint, or the restored ones when it is the last epoch) and the
-     * optimizer state for the first stage that runs.
-     */
-    private void continueExactly(Checkpoint last, Path from) throws CheckpointException {
-        Checkpoint.Resume r = last.metadata().resume();
+    private void restoreHistory(Checkpoint.Resume r) {
         history.addAll(r.history());
         bestIndex = r.bestIndex();
         bestValue = r.bestValue();
         if (r.bestConfusion() != null) {
             bestConfusion = new ConfusionMatrix(r.bestConfusion(), names);
         }
+    }
+
+    /** Keeps the best epoch in the fine-tuner's best checkpoint file too, when that is another file. */
+    private void saveBestWhereAsked(Path from) throws CheckpointException {
+        Path bestFile = tuner.checkpointPath;
+        if (bestFile != null && !sameFile(bestFile, from)) {
+            best.save(bestFile);
+        }
+    }
+
+    private static boolean sameFile(Path a, Path b) {
+        return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+    }
+
+    /**
+     * Restores what a last checkpoint holds beside the weights and history: the best epoch's
+     * weights (from the best checkpoint, or the restored ones when it is the last epoch) and the
+     * optimizer state for the first stage that runs.
+     */
+    private void restoreOptimizerAndBest(Checkpoint last, Path from) throws CheckpointException {
+        Checkpoint.Resume r = last.metadata().resume();
         pendingOptimizer = new PlanOptimizer.SavedState(r.optimizerParameters(), r.optimizerSteps(),
                 last.optimizerState());
         if (r.bestIndex() < 0) {
@@ -174,7 +226,8 @@ final class FitState {
             // the last epoch was the best: its weights are the ones just restored; the best file may
             // predate it if the run stopped between the two writes
             best = Checkpoint.of(block, metadata(bestEpoch.epoch(), bestEpoch.stage(), bestEpoch.epochInStage(),
-                    r.bestValue(), null));
+                    r.bestValue(), new Checkpoint.Resume(r.history(), r.bestIndex(), r.bestValue(),
+                            r.bestConfusion(), List.of(), List.of(), Map.of(), null, true)));
             if (bestFile != null) {
                 best.save(bestFile);
             }
@@ -192,6 +245,89 @@ final class FitState {
                     + bestEpoch.epoch() + " as the best: give the best checkpoint written by the same run.");
         }
         best = file;
+    }
+
+    /**
+     * Checks that a later fit of the same fine-tuner can go on from this finished one: the same
+     * classes and metric, and the earlier plan followed by at least one new stage.
+     */
+    void requireContinuable(List<String> classNames, List<String> newPlan, CheckpointMetric newMetric) {
+        EpochMetrics bestEpoch = history.get(bestIndex >= 0 ? bestIndex : history.size() - 1);
+        if (newPlan.size() <= plan.size()) {
+            throw new IllegalStateException("This fine-tuner has already run its plan of " + plan.size()
+                    + " stage(s) (best: epoch " + bestEpoch.epoch() + "). To train further, add a stage with"
+                    + " stage(...) and call fit again: a later fit runs only the stages added since, from the"
+                    + " weights the model holds now. To start over, make a new FineTuner (and reload the"
+                    + " pretrained weights).");
+        }
+        if (!newPlan.subList(0, plan.size()).equals(plan)) {
+            throw new IllegalStateException("The fine-tuner's earlier stages changed since its last fit (" + plan
+                    + " before, " + newPlan.subList(0, plan.size()) + " now); only added stages can run in a later fit.");
+        }
+        if (!classNames.equals(names)) {
+            throw new IllegalStateException("The class names changed since the last fit (" + names + " before, "
+                    + classNames + " now): a later fit continues the same classifier. Make a new FineTuner for"
+                    + " other classes.");
+        }
+        if (newMetric != tuner.metric) {
+            throw new IllegalStateException("The checkpoint metric changed since the last fit (" + tuner.metric
+                    + " before, " + newMetric + " now): a later fit compares its epochs with the earlier best by"
+                    + " the same metric. Keep optCheckpointMetric as it was, or make a new FineTuner.");
+        }
+    }
+
+    /**
+     * Goes on from an earlier finished fit of the same fine-tuner: its epochs and best epoch carry
+     * over (so a checkpoint is replaced only by a better epoch), and the stages added since run.
+     */
+    Start continueFrom(FitState earlier) {
+        history.addAll(earlier.history);
+        best = earlier.best;
+        bestConfusion = earlier.bestConfusion;
+        bestIndex = earlier.bestIndex;
+        bestValue = earlier.bestValue;
+        resumedBestFile = earlier.resumedBestFile;
+        epochNumber = earlier.epochNumber;
+        LOG.info("Continuing after epoch {}: {} stage(s) already ran, the best so far is epoch {}", epochNumber,
+                earlier.plan.size(), bestIndex >= 0 ? history.get(bestIndex).epoch() : 0);
+        return new Start(earlier.plan.size(), 0, null);
+    }
+
+    /**
+     * Warns (in the log and in the result) of classes the first epoch saw no training or no
+     * validation sample of: a class without training samples cannot be learnt, one without
+     * validation samples is never measured.
+     */
+    void checkClassCoverage(long[] trainCounts, long[][] validationConfusion) {
+        List<String> untrained = new ArrayList<>();
+        List<String> unmeasured = new ArrayList<>();
+        for (int c = 0; c < names.size(); c++) {
+            if (trainCounts != null && trainCounts[c] == 0) {
+                untrained.add(names.get(c));
+            }
+            long validation = 0;
+            if (validationConfusion != null) {
+                for (long n : validationConfusion[c]) {
+                    validation += n;
+                }
+                if (validation == 0) {
+                    unmeasured.add(names.get(c));
+                }
+            }
+        }
+        if (!untrained.isEmpty()) {
+            dataWarnings.add("No training samples of class(es) " + untrained + ": the model cannot learn them."
+                    + " Add training images of them (a group split may have put all of a class's groups in"
+                    + " validation or test), or leave them out.");
+        }
+        if (!unmeasured.isEmpty()) {
+            dataWarnings.add("No validation samples of class(es) " + unmeasured + ": their accuracy and F1 are not"
+                    + " measured, and the best epoch is chosen without them. Give each class a few validation"
+                    + " images (classes of 1-2 images end up in training only).");
+        }
+        for (String w : dataWarnings) {
+            LOG.warn(w);
+        }
     }
 
     /** The result of the epochs recorded so far, or null when there are none. */
@@ -215,7 +351,8 @@ final class FitState {
             confusion = new ConfusionMatrix(new long[names.size()][names.size()], names);
         }
         return new FineTuneResult(new ArrayList<>(history), new ArrayList<>(plan), tuner.metric, index, confusion,
-                best != null ? tuner.checkpointPath : null, tuner.seed);
+                best == null ? null : tuner.checkpointPath != null ? tuner.checkpointPath : resumedBestFile, tuner.seed,
+                dataWarnings);
     }
 
     /**
@@ -249,7 +386,8 @@ final class FitState {
                             + ") is in " + file : "") + ".";
         } else if (best != null && file != null) {
             kept = " The best epoch so far (" + history.get(bestIndex).epoch() + ") is in " + file
-                    + ": continue with optResumeFrom(" + file.getFileName() + ").";
+                    + ": continue after it with optResumeFrom(" + file.getFileName() + ") (with a fresh"
+                    + " optimizer; set optLastCheckpoint(file) too for an exact resume).";
         } else {
             kept = "";
         }

@@ -8,6 +8,7 @@ import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.fixtures.Weights;
 import dev.finetune.core.result.CheckpointMetric;
+import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.stage.Stage;
 import org.junit.jupiter.api.Test;
@@ -107,8 +108,10 @@ class CheckpointTest {
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 20, 20, 41);
             FineTuneResult resumed = plan(fresh, interrupted).optResumeFrom(interrupted)
                     .fit(sets.train(), sets.validation());
-            assertThat(resumed.epochs()).hasSize(4 - saved.epoch());
-            assertThat(resumed.epochs().get(0).epoch()).isEqualTo(saved.epoch() + 1);
+            // the best checkpoint carries the history up to its epoch; the run goes on after it
+            assertThat(resumed.epochs()).extracting(EpochMetrics::epoch).containsExactly(1, 2, 3, 4);
+            assertThat(resumed.epochs().subList(0, saved.epoch())).isEqualTo(saved.resume().history());
+            assertThat(saved.resume().partial()).isTrue();
             assertThat(resumed.epochs().get(resumed.epochs().size() - 1).stage()).isEqualTo(1);
         }
     }

@@ -65,8 +65,8 @@ public final class Checkpoint {
      * @param seed the run's random seed
      * @param parameterShapes "name shape" of every parameter, for a clear mismatch error
      * @param createdAt ISO-8601 time of writing
-     * @param resume what an exact continuation needs beside weights and optimizer state (the
-     *     history, the best epoch), or null for a best-epoch checkpoint
+     * @param resume what a continuation needs beside weights and optimizer state (the history, the
+     *     best epoch; {@link Resume#partial()} for a best-epoch checkpoint), or null for weights alone
      */
     public record Metadata(
             List<String> classNames,
@@ -101,10 +101,13 @@ public final class Checkpoint {
      * @param optimizerSteps their update counts
      * @param listenerStates what each listener keeping state saved, by its key (position and class)
      * @param stopped "stage" or "fit" when a listener stopped the run at this epoch, else null
+     * @param partial true for a best-epoch checkpoint: it holds the history up to its epoch and that
+     *     epoch as the best, but no optimizer or listener state, so a run resumed from it goes on
+     *     with a fresh optimizer (false for the exact state written by a last checkpoint)
      */
     public record Resume(List<dev.finetune.core.result.EpochMetrics> history, int bestIndex, double bestValue,
             long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps,
-            java.util.Map<String, String> listenerStates, String stopped) {
+            java.util.Map<String, String> listenerStates, String stopped, boolean partial) {
         /** Copies the lists. */
         public Resume {
             history = List.copyOf(history);
@@ -189,6 +192,30 @@ public final class Checkpoint {
     public void save(Path path) throws CheckpointException {
         byte[] content = encode(metadata, parameters, optimizerState);
         writeAtomically(path, out -> out.write(content));
+    }
+
+    /**
+     * Checks, before any training, that a checkpoint can be written at {@code path}: its folder can
+     * be made and a file created there (then removed), and the path is not a folder.
+     *
+     * @param path where a checkpoint will be written
+     * @param setting the setting that names it, for the message (e.g. "optCheckpoint")
+     * @throws CheckpointException if it cannot be written, saying why and what to do
+     */
+    public static void requireWritable(Path path, String setting) throws CheckpointException {
+        if (Files.isDirectory(path)) {
+            throw new CheckpointException(setting + "(" + path + ") names a folder: give a file path, e.g. "
+                    + path.resolve("best.ckpt") + ".");
+        }
+        Path dir = path.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, path.getFileName().toString() + ".", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new CheckpointException("Cannot write the checkpoint " + path + " of " + setting + " (" + e
+                    + "); nothing was trained. Choose a folder this process can write to.", e);
+        }
     }
 
     /** Writes the content of a file to a stream. */

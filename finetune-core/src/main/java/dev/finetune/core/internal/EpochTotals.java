@@ -10,6 +10,8 @@ package dev.finetune.core.internal;
  * @param confusion counts[true][predicted], or null when not collected
  * @param hostReads values read from the device to the host during the pass
  * @param lastLearningRate the base learning rate of the last training step (NaN for evaluation)
+ * @param labelCounts samples per class seen in a training pass that checked its labels, else null
  */
 public record EpochTotals(
-        long samples, long batches, double meanLoss, double accuracy, long[][] confusion, int hostReads, double lastLearningRate) {}
+        long samples, long batches, double meanLoss, double accuracy, long[][] confusion, int hostReads, double lastLearningRate,
+        long[] labelCounts) {}

@@ -134,10 +134,11 @@ public final class TrainingLoop {
                 Reader reader = new Reader(data, host, "training", label, epochSeed)) {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
+            long[] labelCounts = checkLabels ? new long[numClasses] : null;
             for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
                 try (Batch b = batch; NDManager step = epoch.newSubManager()) {
                     if (checkLabels) {
-                        checkLabels(b.getLabels(), label);
+                        checkLabels(b.getLabels(), label, labelCounts);
                     }
                     NDList x = onDevice(b.getData(), step);
                     NDList y = onDevice(b.getLabels(), step);
@@ -168,7 +169,7 @@ public final class TrainingLoop {
             }
             double meanLoss = lossSum.getFloat() / samples;
             double accuracy = (double) correct.getLong() / samples;
-            return new EpochTotals(samples, batches, meanLoss, accuracy, null, 2, lastRate);
+            return new EpochTotals(samples, batches, meanLoss, accuracy, null, 2, lastRate, labelCounts);
         }
     }
 
@@ -245,7 +246,7 @@ public final class TrainingLoop {
             for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
                 try (Batch b = batch; NDManager step = epoch.newSubManager()) {
                     if (checkLabels) {
-                        checkLabels(b.getLabels(), label);
+                        checkLabels(b.getLabels(), label, null);
                     }
                     NDList x = onDevice(b.getData(), step);
                     NDList y = onDevice(b.getLabels(), step);
@@ -272,7 +273,7 @@ public final class TrainingLoop {
                 correct += counts[t][t];
             }
             double meanLoss = lossSum.getFloat() / samples;
-            return new EpochTotals(samples, batches, meanLoss, (double) correct / samples, counts, 2, Double.NaN);
+            return new EpochTotals(samples, batches, meanLoss, (double) correct / samples, counts, 2, Double.NaN, null);
         }
     }
 
@@ -298,9 +299,12 @@ public final class TrainingLoop {
         return moved;
     }
 
-    private void checkLabels(NDList labels, String label) {
+    private void checkLabels(NDList labels, String label, long[] counts) {
         float[] values = labels.head().toType(DataType.FLOAT32, false).toFloatArray();
         for (float v : values) {
+            if (counts != null && v >= 0 && v < numClasses && v == Math.rint(v)) {
+                counts[(int) v]++;
+            }
             if (!(v >= 0 && v < numClasses) || v != Math.rint(v)) {
                 throw new IllegalArgumentException(
                         String.format(

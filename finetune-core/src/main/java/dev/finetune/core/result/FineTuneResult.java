@@ -20,6 +20,7 @@ public final class FineTuneResult {
     private final ConfusionMatrix bestConfusion;
     private final Path checkpoint;
     private final long seed;
+    private final List<String> dataWarnings;
 
     /**
      * Creates a result.
@@ -40,6 +41,30 @@ public final class FineTuneResult {
             ConfusionMatrix bestConfusion,
             Path checkpoint,
             long seed) {
+        this(epochs, stageDescriptions, metric, bestIndex, bestConfusion, checkpoint, seed, List.of());
+    }
+
+    /**
+     * Creates a result with warnings about the data (e.g. a class without training samples).
+     *
+     * @param epochs metrics of every epoch, in order
+     * @param stageDescriptions the full description of each stage
+     * @param metric the metric that picks the best epoch
+     * @param bestIndex index into {@code epochs} of the best epoch
+     * @param bestConfusion the validation confusion matrix of the best epoch
+     * @param checkpoint the best checkpoint written, or null
+     * @param seed the random seed of the run
+     * @param dataWarnings what the fit found wrong with its data, listed first by {@link #warnings()}
+     */
+    public FineTuneResult(
+            List<EpochMetrics> epochs,
+            List<String> stageDescriptions,
+            CheckpointMetric metric,
+            int bestIndex,
+            ConfusionMatrix bestConfusion,
+            Path checkpoint,
+            long seed,
+            List<String> dataWarnings) {
         if (epochs.isEmpty()) {
             throw new IllegalArgumentException("A result needs at least one epoch.");
         }
@@ -50,6 +75,7 @@ public final class FineTuneResult {
         this.bestConfusion = bestConfusion;
         this.checkpoint = checkpoint;
         this.seed = seed;
+        this.dataWarnings = List.copyOf(dataWarnings);
     }
 
     /** @return every epoch's metrics */
@@ -123,13 +149,14 @@ public final class FineTuneResult {
     }
 
     /**
-     * Warnings read from the curves: overfitting when validation loss rises after its minimum
-     * while training loss keeps falling.
+     * Warnings about the data (classes without training or validation samples, found in the first
+     * epoch), then those read from the curves: overfitting when validation loss rises after its
+     * minimum while training loss keeps falling.
      *
      * @return human-readable warnings; empty when none
      */
     public List<String> warnings() {
-        List<String> out = new ArrayList<>();
+        List<String> out = new ArrayList<>(dataWarnings);
         int minAt = 0;
         for (int i = 1; i < epochs.size(); i++) {
             if (epochs.get(i).validationLoss() < epochs.get(minAt).validationLoss()) {
