@@ -1,5 +1,8 @@
 package dev.finetune.vision.data;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -15,6 +18,8 @@ import java.util.Random;
  * tested on).
  */
 public final class DataSplit {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DataSplit.class);
 
     private final double validation;
     private final double test;
@@ -70,6 +75,43 @@ public final class DataSplit {
                 sb.append(String.format(Locale.ROOT, "%-" + width + "s %7d %10d %6d%n", names.get(i), a[i], b[i], c[i]));
             }
             return sb.toString();
+        }
+
+        /**
+         * What the split leaves a class without: no training images (the model cannot learn it:
+         * e.g. a group split put its only group in validation or test), or none in a non-empty
+         * validation or test part (it is never measured there: classes of 1-2 images).
+         * {@link DataSplit#split} logs these as warnings.
+         *
+         * @return one line per class and part it is missing from; empty when every class is in every part
+         */
+        public List<String> warnings() {
+            List<String> out = new ArrayList<>();
+            List<String> names = train.classNames();
+            long[] a = train.classCounts().counts();
+            long[] b = validation.classCounts().counts();
+            long[] c = test.classCounts().counts();
+            for (int i = 0; i < names.size(); i++) {
+                long all = a[i] + b[i] + c[i];
+                if (a[i] == 0 && all > 0) {
+                    out.add(String.format(Locale.ROOT, "Class '%s' has no training images (%d in validation, %d in"
+                            + " test): the model cannot learn it. Add images of it, or group them so that one"
+                            + " group does not hold them all.", names.get(i), b[i], c[i]));
+                }
+                List<String> missing = new ArrayList<>();
+                if (b[i] == 0 && validation.size() > 0) {
+                    missing.add("validation");
+                }
+                if (c[i] == 0 && test.size() > 0) {
+                    missing.add("test");
+                }
+                if (!missing.isEmpty() && all > 0) {
+                    out.add(String.format(Locale.ROOT, "Class '%s' (%d images) has none in %s: it is not measured"
+                            + " there. Give it more images (at least 3 without groups).", names.get(i), all,
+                            String.join(" or ", missing)));
+                }
+            }
+            return out;
         }
     }
 
@@ -146,8 +188,12 @@ public final class DataSplit {
                 }
             }
         }
-        return new Splits(ImageCatalog.of(catalog.classNames(), trainPart),
+        Splits splits = new Splits(ImageCatalog.of(catalog.classNames(), trainPart),
                 ImageCatalog.of(catalog.classNames(), validationPart), ImageCatalog.of(catalog.classNames(), testPart));
+        for (String w : splits.warnings()) {
+            LOG.warn(w);
+        }
+        return splits;
     }
 
     private static int share(int n, double fraction) {

@@ -203,8 +203,14 @@ public final class ClassifierExport {
         if (classNames.isEmpty()) {
             throw new IllegalArgumentException("Give the class names of the head.");
         }
-        Files.createDirectories(dir);
         Block block = model.getBlock();
+        for (ai.djl.util.Pair<String, Parameter> p : block.getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalStateException("The model's parameter " + p.getKey() + " has no value yet (a new head"
+                        + " gets its values in fit): fit the model, or restore a checkpoint into it, before exporting."
+                        + " Nothing was written.");
+            }
+        }
         Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
         if (block instanceof SymbolBlock) {
             // an imported module that kept its own head was never initialised nor, perhaps, run:
@@ -223,7 +229,8 @@ public final class ClassifierExport {
                         e);
             }
         }
-        checkClassCount(model.getBlock(), input, classNames);
+        checkClassCount(model, input, classNames);
+        Files.createDirectories(dir);
         model.save(dir, name);
         Files.write(dir.resolve("synset.txt"), classNames, StandardCharsets.UTF_8);
         Properties p = servingProperties(preprocessing);
@@ -238,13 +245,24 @@ public final class ClassifierExport {
         }
     }
 
-    /** Refuses class names that do not match the classifier's outputs: a served model would drop or misname classes. */
-    private static void checkClassCount(Block block, Shape input, List<String> classNames) {
+    /**
+     * Runs the model once on a blank input of the preprocessing's shape, so that a network that
+     * cannot take it (a grey preprocessing for an RGB backbone) fails here, not at the first
+     * prediction; and refuses class names that do not match the classifier's outputs (a served
+     * model would drop or misname classes).
+     */
+    private static void checkClassCount(Model model, Shape input, List<String> classNames) {
         Shape out;
-        try {
-            out = block.getOutputShapes(new Shape[] {input})[0];
+        try (ai.djl.ndarray.NDManager m = model.getNDManager().newSubManager()) {
+            ai.djl.ndarray.NDList result = model.getBlock().forward(new ai.djl.training.ParameterStore(m, false),
+                    new ai.djl.ndarray.NDList(m.zeros(input)), false);
+            out = result.head().getShape();
         } catch (RuntimeException e) {
-            return; // a block that cannot tell its output shape is checked when it is served
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "The model cannot run on the input the preprocessing gives, %s (%s): %s. Set the Preprocessing"
+                            + " size and colour to what the network takes (an RGB backbone takes 3 channels)."
+                            + " Nothing was written.", input, input.get(1) == 1 ? "grey" : "RGB",
+                    String.valueOf(e.getMessage()).lines().findFirst().orElse("")), e);
         }
         if (out.dimension() == 2 && out.get(1) != classNames.size()) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,

@@ -89,6 +89,50 @@ class DataSplitTest {
         return n;
     }
 
+    /**
+     * Issue 14, point 7: a class left without training images, or without validation or test
+     * images, is named in the split's warnings (and the log), never passed on silently.
+     */
+    @Test
+    void classesASplitLeavesOutOfAPartAreNamedInItsWarnings() {
+        List<String> names = List.of("boot", "shirt", "bag");
+        // a "bag" image was photographed with the boots: its only group is mostly boots
+        List<ImageSample> grouped = new java.util.ArrayList<>();
+        for (int g = 0; g < 8; g++) {
+            for (int i = 0; i < 3; i++) {
+                grouped.add(new ImageSample(Path.of("boot-" + g + "-" + i + ".png"), 0, "boot" + g));
+                grouped.add(new ImageSample(Path.of("shirt-" + g + "-" + i + ".png"), 1, "shirt" + g));
+            }
+        }
+        grouped.add(new ImageSample(Path.of("bag-0.png"), 2, "boot0"));
+        int untrained = 0;
+        for (long seed = 0; seed < 20; seed++) {
+            DataSplit.Splits s = DataSplit.builder().optSeed(seed).build().split(ImageCatalog.of(names, grouped));
+            long bagsInTraining = s.train().classCounts().counts()[2];
+            if (bagsInTraining == 0) {
+                untrained++;
+                assertThat(s.warnings()).anySatisfy(w -> assertThat(w)
+                        .startsWith("Class 'bag' has no training images").contains("the model cannot learn it"));
+            } else {
+                assertThat(s.warnings()).noneMatch(w -> w.contains("no training images"));
+            }
+        }
+        assertThat(untrained).as("seeds that put the bag's group outside training").isPositive();
+
+        // without groups: a class of 2 images stays in training, unmeasured
+        List<ImageSample> plain = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            plain.add(new ImageSample(Path.of("boot-" + i + ".png"), 0, null));
+            plain.add(new ImageSample(Path.of("shirt-" + i + ".png"), 1, null));
+        }
+        plain.add(new ImageSample(Path.of("bag-0.png"), 2, null));
+        plain.add(new ImageSample(Path.of("bag-1.png"), 2, null));
+        DataSplit.Splits s = DataSplit.builder().optSeed(1).build().split(ImageCatalog.of(names, plain));
+        assertThat(s.warnings()).containsExactly(
+                "Class 'bag' (2 images) has none in validation or test: it is not measured there. Give it more"
+                        + " images (at least 3 without groups).");
+    }
+
     @Test
     void groupAwareSplitKeepsEachProductInOnePartWhereAPlainSplitLeaksItsViews(@TempDir Path root) throws Exception {
         writeProducts(root, new int[] {0, 3, 7}, 12);

@@ -185,9 +185,11 @@ class TorchScriptExportTest {
     void loadingADjlBlockExportWithoutItsArchitectureSaysToGiveTheBlock() throws Exception {
         Path export = dir.resolve("djl");
         try (Model model = Model.newInstance("djl", "PyTorch")) {
-            SequentialBlock block = new SequentialBlock().add(Linear.builder().setUnits(2).build());
+            // runs on what the preprocessing gives (1x1x2x2), as save checks
+            SequentialBlock block = new SequentialBlock().add(ai.djl.nn.Blocks.batchFlattenBlock())
+                    .add(Linear.builder().setUnits(2).build());
             model.setBlock(block);
-            block.initialize(model.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, new Shape(1, 4));
+            block.initialize(model.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, new Shape(1, 1, 2, 2));
             ClassifierExport.save(model, export, "djl", List.of("a", "b"), ClassifierExport.Preprocessing.grey(2));
         }
         assertThat(servingArguments(export)).doesNotContainKey("blockFactory");
