@@ -3,6 +3,7 @@ package dev.finetune.core.compare;
 import ai.djl.Model;
 import ai.djl.training.dataset.Dataset;
 import dev.finetune.core.FineTuner;
+import dev.finetune.core.TrainingInterruptedException;
 import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.Evaluation;
@@ -23,7 +24,9 @@ import java.util.function.UnaryOperator;
  * Runs several fine-tuning strategies on fresh copies of the same pretrained model, the same data
  * split and the same seeds, and reports for each its accuracy (best validation epoch; test set
  * measured once, at the end of each run) and its cost (wall time, time per epoch, trainable values,
- * peak memory, images per second). Runs one after another in the calling thread.
+ * peak memory, images per second). Runs one after another in the calling thread. A run that fails
+ * (its loss diverged, say) is reported as failed with its reason and the others go on; see
+ * {@link #run}.
  *
  * <pre>{@code
  * ComparisonReport report = Comparison.builder()
@@ -73,26 +76,48 @@ public final class Comparison {
     }
 
     /**
-     * Runs every candidate with every seed.
+     * Runs every candidate with every seed, seed by seed.
+     *
+     * <p>A run that fails is the candidate's failure, not the comparison's: when the fit or the test
+     * evaluation of one candidate with one seed throws a {@link RuntimeException} (its loss diverged,
+     * a {@link dev.finetune.core.TrainingDivergedException}; libtorch ran out of memory or refused an
+     * operation, a DJL {@code EngineException}; its plan does not fit the model, an
+     * {@code IllegalArgumentException}), the run is recorded as a {@link FailedRun} with its reason,
+     * its model is closed, and the comparison goes on with the next run. The report lists it as
+     * failed and leaves it out of the means, standard deviations and the choice of the best
+     * candidate.
+     *
+     * <p>What is not one candidate's fault still stops the whole comparison: an interruption of the
+     * calling thread ({@link TrainingInterruptedException}, or any exception thrown while the
+     * thread's interrupt flag is set), a checkpoint that cannot be written, a model the source cannot
+     * load, an exception from {@link Builder#optConfigure}'s function, and every {@link Error} (a Java
+     * {@code OutOfMemoryError} leaves the JVM in doubt).
      *
      * @param train training data
      * @param validation validation data (picks each run's best epoch)
      * @param test held-out data, evaluated once per run after training
-     * @return the report
-     * @throws Exception if a model cannot be loaded or a run fails
+     * @return the report, with every finished and every failed run; when every run failed, its
+     *     {@link ComparisonReport#bestByValidation()} throws and its tables say so
+     * @throws TrainingInterruptedException if the thread was interrupted: the comparison stops
+     * @throws Exception if a model cannot be loaded or a checkpoint cannot be written
      */
     public ComparisonReport run(Dataset train, Dataset validation, Dataset test) throws Exception {
         List<StrategyRun> runs = new ArrayList<>();
+        List<FailedRun> failures = new ArrayList<>();
         for (long seed : seeds) {
             for (Candidate c : candidates) {
-                runs.add(runOne(c, seed, train, validation, test));
+                runOne(c, seed, train, validation, test, runs, failures);
             }
         }
-        return new ComparisonReport(candidates, runs);
+        if (!failures.isEmpty()) {
+            LOG.warn("{} of {} runs failed; the report lists them and leaves them out of its figures",
+                    failures.size(), failures.size() + runs.size());
+        }
+        return new ComparisonReport(candidates, runs, failures);
     }
 
-    private StrategyRun runOne(Candidate c, long seed, Dataset train, Dataset validation, Dataset test)
-            throws Exception {
+    private void runOne(Candidate c, long seed, Dataset train, Dataset validation, Dataset test,
+            List<StrategyRun> runs, List<FailedRun> failures) throws Exception {
         try (Model model = Objects.requireNonNull(models.newModel(), "the model source gave null")) {
             FineTuner tuner = configure.apply(FineTuner.from(model)).optSeed(seed).optProgress(false);
             for (Stage s : c.stages()) {
@@ -101,15 +126,30 @@ public final class Comparison {
             PeakMemory.reset();
             long start = System.nanoTime();
             FineTuneResult result;
+            double wall;
+            long resident;
+            long heap;
+            Evaluation t;
             try {
                 result = tuner.fit(train, validation);
+                wall = (System.nanoTime() - start) / 1e9;
+                resident = PeakMemory.residentPeak();
+                heap = PeakMemory.heapPeak();
+                t = tuner.evaluate(test);
             } catch (CheckpointException e) {
                 throw new IllegalStateException("Candidate '" + c.name() + "' could not write its checkpoint", e);
+            } catch (TrainingInterruptedException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                FailedRun failed = FailedRun.of(c.name(), seed, e, (System.nanoTime() - start) / 1e9);
+                LOG.warn("{}", failed.reason());
+                LOG.debug("{} (seed {}) failed", c.name(), seed, e);
+                failures.add(failed);
+                return;
             }
-            double wall = (System.nanoTime() - start) / 1e9;
-            long resident = PeakMemory.residentPeak();
-            long heap = PeakMemory.heapPeak();
-            Evaluation t = tuner.evaluate(test);
             long trainable = 0;
             long samples = 0;
             double trainSeconds = 0;
@@ -127,7 +167,7 @@ public final class Comparison {
             LOG.info("{} (seed {}): best val acc {} test acc {} in {} s, {} trainable", c.name(), seed,
                     String.format("%.4f", run.bestValidationAccuracy()), String.format("%.4f", run.testAccuracy()),
                     String.format("%.1f", wall), trainable);
-            return run;
+            runs.add(run);
         }
     }
 

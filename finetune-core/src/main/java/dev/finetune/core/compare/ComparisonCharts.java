@@ -23,7 +23,7 @@ import java.util.List;
 /**
  * PNG charts of a comparison, drawn with JFreeChart (headless): test accuracy against wall time
  * (one point per run, on a log time axis) and the validation accuracy and training loss curves of
- * each strategy (mean over seeds, per epoch).
+ * each strategy (mean over seeds, per epoch). Failed runs have no point and no curve.
  */
 final class ComparisonCharts {
 
@@ -90,7 +90,8 @@ final class ComparisonCharts {
             List<StrategyRun> runs = report.runsOf(c.name());
             XYSeries a = new XYSeries(c.name());
             XYSeries l = new XYSeries(c.name());
-            int epochs = runs.get(0).result().epochs().size();
+            // a candidate whose every run failed keeps its (empty) series, and so its colour
+            int epochs = runs.isEmpty() ? 0 : runs.get(0).result().epochs().size();
             for (int e = 0; e < epochs; e++) {
                 double va = 0;
                 double tl = 0;

@@ -3,8 +3,9 @@ package dev.finetune.core.compare;
 import dev.finetune.core.result.FineTuneResult;
 
 /**
- * One candidate fine-tuned with one seed: what it reached and what it cost. The flat accessors
- * ({@link #testAccuracy()}, {@link #wallSeconds()}, ...) read through to the parts.
+ * One candidate fine-tuned with one seed, a run that finished: what it reached and what it cost. The
+ * flat accessors ({@link #testAccuracy()}, {@link #wallSeconds()}, ...) read through to the parts. A
+ * run that failed is a {@link FailedRun} instead.
  *
  * @param candidate the candidate's name
  * @param seed the seed
