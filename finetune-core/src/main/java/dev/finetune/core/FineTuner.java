@@ -244,6 +244,9 @@ public final class FineTuner {
     }
 
     /**
+     * Sets the validation metric that picks the best epoch; ties are broken by validation loss
+     * (for {@link CheckpointMetric#LOSS}, by accuracy), then by the earlier epoch.
+     *
      * @param checkpointMetric the validation metric that picks the best epoch (default accuracy)
      * @return this
      */

@@ -81,9 +81,10 @@ final class FitState {
      * @return whether it is the best so far
      */
     boolean record(EpochMetrics m, ConfusionMatrix cm) {
+        EpochMetrics previous = bestIndex >= 0 ? history.get(bestIndex) : null;
         history.add(m);
         double value = tuner.metric.of(m);
-        if (!tuner.metric.isBetter(value, bestValue)) {
+        if (!tuner.metric.isBetter(m, previous)) {
             return false;
         }
         bestValue = value;
@@ -341,7 +342,7 @@ final class FitState {
             // resumed run that never beat the checkpoint's metric: report the best of this run
             index = 0;
             for (int i = 1; i < history.size(); i++) {
-                if (tuner.metric.isBetter(tuner.metric.of(history.get(i)), tuner.metric.of(history.get(index)))) {
+                if (tuner.metric.isBetter(history.get(i), history.get(index))) {
                     index = i;
                 }
             }

@@ -31,6 +31,28 @@ class ResultTest {
                 new EpochMetrics.Cost(1.0, 100, 3));
     }
 
+    /** Issue 13, point 6: equal accuracy over epochs kept the first although validation loss fell. */
+    @Test
+    void tiesAreBrokenByValidationLossThenByTheEarlierEpoch() {
+        EpochMetrics first = epoch(1, 1.0, 0.90, 0.75);
+        EpochMetrics surer = epoch(2, 0.8, 0.65, 0.75);
+        EpochMetrics same = epoch(3, 0.7, 0.65, 0.75);
+        EpochMetrics better = epoch(4, 0.6, 0.99, 0.80);
+        CheckpointMetric acc = CheckpointMetric.ACCURACY;
+        assertThat(acc.isBetter(first, null)).isTrue();
+        assertThat(acc.isBetter(surer, first)).as("equal accuracy, lower loss").isTrue();
+        assertThat(acc.isBetter(first, surer)).isFalse();
+        assertThat(acc.isBetter(same, surer)).as("a full tie keeps the earlier epoch").isFalse();
+        assertThat(acc.isBetter(better, surer)).as("higher accuracy wins whatever the loss").isTrue();
+        assertThat(acc.isBetter(surer, better)).isFalse();
+        assertThat(CheckpointMetric.MACRO_F1.isBetter(surer, first)).isTrue();
+        // for the loss metric, equal loss is broken by accuracy
+        EpochMetrics moreRight = epoch(5, 0.6, 0.65, 0.80);
+        assertThat(CheckpointMetric.LOSS.isBetter(moreRight, surer)).isTrue();
+        assertThat(CheckpointMetric.LOSS.isBetter(surer, moreRight)).isFalse();
+        assertThat(CheckpointMetric.LOSS.isBetter(first, surer)).isFalse();
+    }
+
     @Test
     void overfittingIsStatedWhenValidationWorsensWhileTrainingImproves() {
         ConfusionMatrix cm = new ConfusionMatrix(new long[][] {{1, 0}, {0, 1}}, List.of("x", "y"));
