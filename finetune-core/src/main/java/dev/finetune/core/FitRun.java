@@ -189,67 +189,76 @@ final class FitRun implements FitControl {
     }
 
     private void train(LayerGroups groups, Data data, DataLoaderPool loader, int startStage, int startEpochInStage) {
-        long stepsPerEpoch = data.train().batches();
         try (BatchNormControl batchNorm = BatchNormControl.install(block)) {
-            for (int s = startStage; s < stages.size() && stopFit == null; s++) {
-                Stage stage = stages.get(s);
-                int first = s == startStage ? startEpochInStage : 0;
-                state.stage = s;
-                state.epochInStage = first;
-                if (first == 0) {
-                    synchronized (RNG_LOCK) {
-                        Engine.getInstance().setRandomSeed((int) SeededSampling.epochSeed(tuner.seed, -(s + 1L)));
-                        Reinitializer.reinitializeTop(groups, stage.strategy().reinitializedTopGroups(), manager);
-                    }
-                }
-                running = stage;
-                runningGroups = groups;
-                epochTrained = false;
-                state.epochInStage = first;
-                planStart = first;
-                plans = new ArrayList<>();
-                for (int e = first; e < stage.epochs(); e++) {
-                    plans.add(stage.plan(groups, e));
-                }
-                TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
-                        stage.epochs() * stepsPerEpoch, first * stepsPerEpoch);
-                int stageIndex = s;
-                stopStage = null;
-                int ran = 0;
-                try (CacheSplit cache = tuner.featureCache
-                                ? CacheSplit.prepare(block, plans, data.trainSet(), data.validationSet(),
-                                        new int[] {data.train().size(), data.validation().size()}, manager,
-                                        tuner.featureCacheMemoryLimit, tuner.featureCacheDirectory)
-                                : null;
-                        PlanOptimizer stageOptimizer = new PlanOptimizer(stage.optimizer(), manager)) {
-                    optimizer = stageOptimizer;
-                    if (state.pendingOptimizer != null) {
-                        stageOptimizer.restore(state.pendingOptimizer, block.getParameters());
-                        state.pendingOptimizer = null;
-                    }
-                    TrainingLoop loop = new TrainingLoop(cache != null ? cache.rest() : block, manager, tuner.loss,
-                            tuner.numClasses, loader);
-                    Dataset train = cache != null ? cache.train() : data.trainSet();
-                    Dataset validation = cache != null ? cache.validation() : data.validationSet();
-                    trial = new Trial(loop, train);
-                    batchNorm.setKeepStatistics(plans.get(0).keepsBatchNormStatistics());
-                    fire(l -> l.onStageStart(new FineTuneListener.StageStart(stageIndex, stages.size(), stage.name(),
-                            stage.epochs(), first, stepsPerEpoch, this)));
-                    for (int e = first; e < stage.epochs() && stopStage == null && stopFit == null; e++) {
-                        epoch(s, e, batchNorm, loop, clock, train, validation, stepsPerEpoch);
-                        ran++;
-                    }
-                } finally {
-                    optimizer = null;
-                    trial = null;
-                    plans = null;
-                }
-                String stopped = stopStage != null ? stopStage : stopFit;
-                int epochsRun = ran;
-                fire(l -> l.onStageEnd(new FineTuneListener.StageEnd(stageIndex, stage.name(), epochsRun, stopped)));
+            try {
+                trainStages(groups, data, loader, startStage, startEpochInStage, batchNorm);
+            } finally {
+                state.warnings.addAll(batchNorm.warnings());
             }
         }
         state.epochInStage = 0;
+    }
+
+    private void trainStages(LayerGroups groups, Data data, DataLoaderPool loader, int startStage,
+            int startEpochInStage, BatchNormControl batchNorm) {
+        long stepsPerEpoch = data.train().batches();
+        for (int s = startStage; s < stages.size() && stopFit == null; s++) {
+            Stage stage = stages.get(s);
+            int first = s == startStage ? startEpochInStage : 0;
+            state.stage = s;
+            state.epochInStage = first;
+            if (first == 0) {
+                synchronized (RNG_LOCK) {
+                    Engine.getInstance().setRandomSeed((int) SeededSampling.epochSeed(tuner.seed, -(s + 1L)));
+                    Reinitializer.reinitializeTop(groups, stage.strategy().reinitializedTopGroups(), manager);
+                }
+            }
+            running = stage;
+            runningGroups = groups;
+            epochTrained = false;
+            state.epochInStage = first;
+            planStart = first;
+            plans = new ArrayList<>();
+            for (int e = first; e < stage.epochs(); e++) {
+                plans.add(stage.plan(groups, e));
+            }
+            TrainingLoop.StageClock clock = new TrainingLoop.StageClock(
+                    stage.epochs() * stepsPerEpoch, first * stepsPerEpoch);
+            int stageIndex = s;
+            stopStage = null;
+            int ran = 0;
+            try (CacheSplit cache = tuner.featureCache
+                            ? CacheSplit.prepare(block, plans, data.trainSet(), data.validationSet(),
+                                    new int[] {data.train().size(), data.validation().size()}, manager,
+                                    tuner.featureCacheMemoryLimit, tuner.featureCacheDirectory)
+                            : null;
+                    PlanOptimizer stageOptimizer = new PlanOptimizer(stage.optimizer(), manager)) {
+                optimizer = stageOptimizer;
+                if (state.pendingOptimizer != null) {
+                    stageOptimizer.restore(state.pendingOptimizer, block.getParameters());
+                    state.pendingOptimizer = null;
+                }
+                TrainingLoop loop = new TrainingLoop(cache != null ? cache.rest() : block, manager, tuner.loss,
+                        tuner.numClasses, loader);
+                Dataset train = cache != null ? cache.train() : data.trainSet();
+                Dataset validation = cache != null ? cache.validation() : data.validationSet();
+                trial = new Trial(loop, train);
+                batchNorm.setKeepStatistics(plans.get(0).keepsBatchNormStatistics());
+                fire(l -> l.onStageStart(new FineTuneListener.StageStart(stageIndex, stages.size(), stage.name(),
+                        stage.epochs(), first, stepsPerEpoch, this)));
+                for (int e = first; e < stage.epochs() && stopStage == null && stopFit == null; e++) {
+                    epoch(s, e, batchNorm, loop, clock, train, validation, stepsPerEpoch);
+                    ran++;
+                }
+            } finally {
+                optimizer = null;
+                trial = null;
+                plans = null;
+            }
+            String stopped = stopStage != null ? stopStage : stopFit;
+            int epochsRun = ran;
+            fire(l -> l.onStageEnd(new FineTuneListener.StageEnd(stageIndex, stage.name(), epochsRun, stopped)));
+        }
     }
 
     private void epoch(int s, int e, BatchNormControl batchNorm, TrainingLoop loop, TrainingLoop.StageClock clock,

@@ -35,8 +35,11 @@ final class FitState {
     final List<String> names;
     final List<String> plan;
     final List<EpochMetrics> history = new ArrayList<>();
-    /** What the data of this fit lacks (classes without training or validation samples). */
-    final List<String> dataWarnings = new ArrayList<>();
+    /**
+     * What the fit found that a user must know, for the result: classes without training or
+     * validation samples, settings that could not hold, a resume that is not exact.
+     */
+    final List<String> warnings = new ArrayList<>();
     Checkpoint best;
     ConfusionMatrix bestConfusion;
     int bestIndex = -1;
@@ -175,9 +178,12 @@ final class FitState {
             resumedBestFile = from;
             saveBestWhereAsked(from);
             if (startStage < stages.size()) {
-                LOG.warn("{} is a best-epoch checkpoint: it holds no optimizer state, so the epochs after epoch {}"
-                        + " start with a fresh optimizer and differ from an uninterrupted run. For an exact resume,"
-                        + " set optLastCheckpoint(file) and resume from that file.", from, meta.epoch());
+                String message = from + " is a best-epoch checkpoint: it holds no optimizer state, so the epochs"
+                        + " after epoch " + meta.epoch() + " started with a fresh optimizer and differ from an"
+                        + " uninterrupted run. For an exact resume, set optLastCheckpoint(file) and resume from that"
+                        + " file.";
+                LOG.warn(message);
+                warnings.add(message);
             }
             return new Start(startStage, startEpochInStage, null);
         }
@@ -289,6 +295,7 @@ final class FitState {
         bestValue = earlier.bestValue;
         resumedBestFile = earlier.resumedBestFile;
         epochNumber = earlier.epochNumber;
+        warnings.addAll(earlier.warnings);
         LOG.info("Continuing after epoch {}: {} stage(s) already ran, the best so far is epoch {}", epochNumber,
                 earlier.plan.size(), bestIndex >= 0 ? history.get(bestIndex).epoch() : 0);
         return new Start(earlier.plan.size(), 0, null);
@@ -316,19 +323,21 @@ final class FitState {
                 }
             }
         }
+        List<String> found = new ArrayList<>();
         if (!untrained.isEmpty()) {
-            dataWarnings.add("No training samples of class(es) " + untrained + ": the model cannot learn them."
+            found.add("No training samples of class(es) " + untrained + ": the model cannot learn them."
                     + " Add training images of them (a group split may have put all of a class's groups in"
                     + " validation or test), or leave them out.");
         }
         if (!unmeasured.isEmpty()) {
-            dataWarnings.add("No validation samples of class(es) " + unmeasured + ": their accuracy and F1 are not"
+            found.add("No validation samples of class(es) " + unmeasured + ": their accuracy and F1 are not"
                     + " measured, and the best epoch is chosen without them. Give each class a few validation"
                     + " images (classes of 1-2 images end up in training only).");
         }
-        for (String w : dataWarnings) {
+        for (String w : found) {
             LOG.warn(w);
         }
+        warnings.addAll(found);
     }
 
     /** The result of the epochs recorded so far, or null when there are none. */
@@ -353,7 +362,7 @@ final class FitState {
         }
         return new FineTuneResult(new ArrayList<>(history), new ArrayList<>(plan), tuner.metric, index, confusion,
                 best == null ? null : tuner.checkpointPath != null ? tuner.checkpointPath : resumedBestFile, tuner.seed,
-                dataWarnings);
+                List.copyOf(new java.util.LinkedHashSet<>(warnings)));
     }
 
     /**

@@ -71,6 +71,8 @@ class ResumeRuleTest {
             assertThat(resumed.bestConfusionMatrix().total()).isEqualTo(20L * SourceModel.TARGET.length);
             assertThat(resumed.bestConfusionMatrix().accuracy()).isEqualTo(resumed.bestEpoch().validationAccuracy());
             assertThat(resumed.checkpoint()).contains(best);
+            assertThat(resumed.warnings()).anySatisfy(w -> assertThat(w)
+                    .contains("is a best-epoch checkpoint").contains("optLastCheckpoint"));
             // the model ends with the best epoch's weights, which are the file's
             Checkpoint file = Checkpoint.load(best);
             assertThat(file.metadata().epoch()).isEqualTo(resumed.bestEpoch().epoch());

@@ -38,6 +38,8 @@ public final class BatchNormControl implements AutoCloseable {
     private static final Field CHILDREN = childrenField();
 
     private final List<Installed> installed = new ArrayList<>();
+    /** What could not be done as asked, once per module, for the fit's result. */
+    private final List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private record Installed(BlockList children, int index, String key, Block original) {}
 
@@ -65,7 +67,7 @@ public final class BatchNormControl implements AutoCloseable {
             if (child.getValue() instanceof BatchNorm || child.getValue() instanceof SymbolBlock) {
                 Block bn = child.getValue();
                 children.remove(i);
-                children.add(i, child.getKey(), new Guard(bn));
+                children.add(i, child.getKey(), new Guard(bn, warnings));
                 installed.add(new Installed(children, i, child.getKey(), bn));
             } else {
                 visit(child.getValue());
@@ -87,6 +89,11 @@ public final class BatchNormControl implements AutoCloseable {
         for (Installed i : installed) {
             ((Guard) i.children().get(i.index()).getValue()).keepStatistics = keepStatistics;
         }
+    }
+
+    /** @return what could not hold as asked (e.g. kept statistics of an imported module that trains), in order */
+    public List<String> warnings() {
+        return List.copyOf(warnings);
     }
 
     /** Restores the original BatchNorm blocks. */
@@ -122,10 +129,12 @@ public final class BatchNormControl implements AutoCloseable {
     private static final class Guard extends AbstractBlock {
         private final Block inner;
         private volatile boolean keepStatistics;
+        private final List<String> warnings;
         private boolean warned;
 
-        Guard(Block inner) {
+        Guard(Block inner, List<String> warnings) {
             this.inner = inner;
+            this.warnings = warnings;
         }
 
         @Override
@@ -163,10 +172,11 @@ public final class BatchNormControl implements AutoCloseable {
         private void warnOnce() {
             if (!warned) {
                 warned = true;
-                LOG.warn("KEEP_STATISTICS cannot hold for the imported module {} while its parameters train:"
-                        + " DJL runs it in train mode, so its BatchNorm statistics update. Export it traced in"
-                        + " eval mode (model.eval(); torch.jit.trace) to keep them, or freeze it.",
-                        inner.getClass().getSimpleName());
+                String message = "KEEP_STATISTICS cannot hold for the imported module " + inner.getClass().getSimpleName()
+                        + " while its parameters train: DJL runs it in train mode, so its BatchNorm statistics update."
+                        + " Export it traced in eval mode (model.eval(); torch.jit.trace) to keep them, or freeze it.";
+                warnings.add(message);
+                LOG.warn(message);
             }
         }
 

@@ -20,7 +20,7 @@ public final class FineTuneResult {
     private final ConfusionMatrix bestConfusion;
     private final Path checkpoint;
     private final long seed;
-    private final List<String> dataWarnings;
+    private final List<String> fitWarnings;
 
     /**
      * Creates a result.
@@ -45,7 +45,8 @@ public final class FineTuneResult {
     }
 
     /**
-     * Creates a result with warnings about the data (e.g. a class without training samples).
+     * Creates a result with what the fit found that a user must know (a class without training
+     * samples, a setting that could not hold, a resume that is not exact).
      *
      * @param epochs metrics of every epoch, in order
      * @param stageDescriptions the full description of each stage
@@ -54,7 +55,7 @@ public final class FineTuneResult {
      * @param bestConfusion the validation confusion matrix of the best epoch
      * @param checkpoint the best checkpoint written, or null
      * @param seed the random seed of the run
-     * @param dataWarnings what the fit found wrong with its data, listed first by {@link #warnings()}
+     * @param fitWarnings what the fit found, listed first by {@link #warnings()}
      */
     public FineTuneResult(
             List<EpochMetrics> epochs,
@@ -64,7 +65,7 @@ public final class FineTuneResult {
             ConfusionMatrix bestConfusion,
             Path checkpoint,
             long seed,
-            List<String> dataWarnings) {
+            List<String> fitWarnings) {
         if (epochs.isEmpty()) {
             throw new IllegalArgumentException("A result needs at least one epoch.");
         }
@@ -75,7 +76,7 @@ public final class FineTuneResult {
         this.bestConfusion = bestConfusion;
         this.checkpoint = checkpoint;
         this.seed = seed;
-        this.dataWarnings = List.copyOf(dataWarnings);
+        this.fitWarnings = List.copyOf(fitWarnings);
     }
 
     /** @return every epoch's metrics */
@@ -149,14 +150,16 @@ public final class FineTuneResult {
     }
 
     /**
-     * Warnings about the data (classes without training or validation samples, found in the first
-     * epoch), then those read from the curves: overfitting when validation loss rises after its
-     * minimum while training loss keeps falling.
+     * What the fit found (classes without training or validation samples, found in the first
+     * epoch; settings that could not hold, such as kept BatchNorm statistics in an imported module
+     * that trains; a resume from a best checkpoint, which is not exact), then what the curves show:
+     * overfitting when validation loss rises after its minimum while training loss keeps falling.
+     * The same lines go to the SLF4J log as warnings.
      *
      * @return human-readable warnings; empty when none
      */
     public List<String> warnings() {
-        List<String> out = new ArrayList<>(dataWarnings);
+        List<String> out = new ArrayList<>(fitWarnings);
         int minAt = 0;
         for (int i = 1; i < epochs.size(); i++) {
             if (epochs.get(i).validationLoss() < epochs.get(minAt).validationLoss()) {
