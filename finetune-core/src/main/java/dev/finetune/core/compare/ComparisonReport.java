@@ -1,5 +1,7 @@
 package dev.finetune.core.compare;
 
+import dev.finetune.core.internal.Csv;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -322,53 +324,57 @@ public final class ComparisonReport {
      * @return the CSV text
      */
     public String csv() {
-        StringBuilder sb = new StringBuilder("strategy,seed,val_accuracy,val_macro_f1,test_accuracy,test_macro_f1,"
-                + "wall_seconds,seconds_per_epoch,trainable_parameters,peak_resident_bytes,peak_heap_bytes,images_per_second,"
-                + "status,failure\n");
-        record Line(long seed, String candidate, String text) {}
+        record Line(long seed, String candidate, List<Object> values) {}
         List<Line> lines = new ArrayList<>();
         for (StrategyRun r : runs) {
-            lines.add(new Line(r.seed(), r.candidate(), String.format(Locale.ROOT,
-                    "%s,%d,%.6f,%.6f,%.6f,%.6f,%.4f,%.4f,%d,%d,%d,%.2f,finished,%n", quote(r.candidate()), r.seed(),
-                    r.bestValidationAccuracy(), r.bestValidationMacroF1(), r.testAccuracy(), r.testMacroF1(),
-                    r.wallSeconds(), r.secondsPerEpoch(), r.trainableParameters(), r.peakResidentBytes(),
-                    r.peakHeapBytes(), r.imagesPerSecond())));
+            lines.add(new Line(r.seed(), r.candidate(), List.of(r.candidate(), r.seed(),
+                    f6(r.bestValidationAccuracy()), f6(r.bestValidationMacroF1()), f6(r.testAccuracy()),
+                    f6(r.testMacroF1()), f4(r.wallSeconds()), f4(r.secondsPerEpoch()), r.trainableParameters(),
+                    r.peakResidentBytes(), r.peakHeapBytes(), String.format(Locale.ROOT, "%.2f", r.imagesPerSecond()),
+                    "finished", "")));
         }
         for (FailedRun f : failures) {
-            lines.add(new Line(f.seed(), f.candidate(), String.format(Locale.ROOT, "%s,%d,,,,,%.4f,,,,,,failed,%s%n",
-                    quote(f.candidate()), f.seed(), f.wallSeconds(), quote(oneLine(f.reason())))));
+            lines.add(new Line(f.seed(), f.candidate(), List.of(f.candidate(), f.seed(), "", "", "", "",
+                    f4(f.wallSeconds()), "", "", "", "", "", "failed", oneLine(f.reason()))));
         }
         // seed by seed, in the candidates' order, as the comparison ran them
         List<Long> seeds = new ArrayList<>(seeds());
         List<String> names = candidates.stream().map(Candidate::name).toList();
         lines.sort(Comparator.comparingInt((Line l) -> seeds.indexOf(l.seed()))
                 .thenComparingInt(l -> names.indexOf(l.candidate())));
+        List<List<?>> rows = new ArrayList<>();
         for (Line l : lines) {
-            sb.append(l.text());
+            rows.add(l.values());
         }
-        return sb.toString();
+        return Csv.write(List.of("strategy", "seed", "val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1",
+                "wall_seconds", "seconds_per_epoch", "trainable_parameters", "peak_resident_bytes", "peak_heap_bytes",
+                "images_per_second", "status", "failure"), rows);
     }
 
     /** @return the training curves: one CSV line per run and epoch */
     public String curvesCsv() {
-        StringBuilder sb = new StringBuilder(
-                "strategy,seed,epoch,stage,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,learning_rate\n");
+        List<List<?>> rows = new ArrayList<>();
         for (StrategyRun r : runs) {
             for (var m : r.result().epochs()) {
-                sb.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.3e%n", quote(r.candidate()),
-                        r.seed(), m.epoch(), m.stage() + 1, m.trainLoss(), m.trainAccuracy(), m.validationLoss(),
-                        m.validationAccuracy(), m.validationMacroF1(), m.learningRate()));
+                rows.add(List.of(r.candidate(), r.seed(), m.epoch(), m.stage() + 1, f6(m.trainLoss()),
+                        f6(m.trainAccuracy()), f6(m.validationLoss()), f6(m.validationAccuracy()),
+                        f6(m.validationMacroF1()), String.format(Locale.ROOT, "%.3e", m.learningRate())));
             }
         }
-        return sb.toString();
+        return Csv.write(List.of("strategy", "seed", "epoch", "stage", "train_loss", "train_accuracy", "val_loss",
+                "val_accuracy", "val_macro_f1", "learning_rate"), rows);
+    }
+
+    private static String f6(double v) {
+        return String.format(Locale.ROOT, "%.6f", v);
+    }
+
+    private static String f4(double v) {
+        return String.format(Locale.ROOT, "%.4f", v);
     }
 
     private static String oneLine(String s) {
         return s.replaceAll("\\s*\\R\\s*", " ");
-    }
-
-    private static String quote(String s) {
-        return s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s;
     }
 
     /**

@@ -13,6 +13,9 @@ import java.util.Optional;
  */
 public final class FineTuneResult {
 
+    private static final com.google.gson.Gson JSON = new com.google.gson.GsonBuilder().setPrettyPrinting()
+            .serializeSpecialFloatingPointValues().serializeNulls().create();
+
     private final List<EpochMetrics> epochs;
     private final List<String> stageDescriptions;
     private final CheckpointMetric metric;
@@ -180,6 +183,85 @@ public final class FineTuneResult {
                     min.trainLoss(), last.trainLoss(), bestEpoch().epoch()));
         }
         return out;
+    }
+
+    /**
+     * The per-epoch history as CSV: one row per epoch (stage 1-based), the last column marking the
+     * best epoch. Full precision, for a host's own charts or spreadsheets.
+     *
+     * <pre>{@code
+     * Files.writeString(Path.of("history.csv"), result.historyCsv());
+     * }</pre>
+     *
+     * @return the CSV text with a header row
+     */
+    public String historyCsv() {
+        List<List<?>> rows = new ArrayList<>();
+        for (int i = 0; i < epochs.size(); i++) {
+            EpochMetrics m = epochs.get(i);
+            rows.add(List.of(m.epoch(), m.stage() + 1, m.stageName(), m.epochInStage(), m.trainLoss(),
+                    m.trainAccuracy(), m.learningRate(), m.trainSamples(), m.trainSeconds(), m.validationLoss(),
+                    m.validationAccuracy(), m.validationMacroF1(), m.seconds(), m.trainableParameters(),
+                    i == bestIndex));
+        }
+        return dev.finetune.core.internal.Csv.write(List.of("epoch", "stage", "stage_name", "epoch_in_stage",
+                "train_loss", "train_accuracy", "learning_rate", "train_samples", "train_seconds", "val_loss",
+                "val_accuracy", "val_macro_f1", "seconds", "trainable_parameters", "best"), rows);
+    }
+
+    /**
+     * The whole result as JSON: seed, metric, stages, best epoch, checkpoint, warnings, the best
+     * epoch's confusion matrix and every epoch's metrics (the fields of {@link EpochMetrics}).
+     *
+     * @return the JSON text
+     */
+    public String historyJson() {
+        java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("seed", seed);
+        out.put("metric", metric.name());
+        out.put("stages", stageDescriptions);
+        out.put("bestEpoch", bestEpoch().epoch());
+        out.put("bestMetricValue", bestMetricValue());
+        out.put("checkpoint", checkpoint == null ? null : checkpoint.toString());
+        out.put("warnings", warnings());
+        java.util.Map<String, Object> confusion = new java.util.LinkedHashMap<>();
+        confusion.put("classes", bestConfusion.classNames());
+        long[][] counts = new long[bestConfusion.classCount()][bestConfusion.classCount()];
+        for (int i = 0; i < counts.length; i++) {
+            for (int j = 0; j < counts.length; j++) {
+                counts[i][j] = bestConfusion.count(i, j);
+            }
+        }
+        confusion.put("counts", counts);
+        out.put("bestConfusion", confusion);
+        out.put("epochs", epochs);
+        return JSON.toJson(out);
+    }
+
+    /**
+     * Writes the history to a file: CSV ({@link #historyCsv()}) for a {@code .csv} name, JSON
+     * ({@link #historyJson()}) for a {@code .json} name.
+     *
+     * @param file the file, ending in .csv or .json; its folder is created if needed
+     * @return the file
+     * @throws java.io.IOException if it cannot be written
+     */
+    public Path writeHistory(Path file) throws java.io.IOException {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        String text;
+        if (name.endsWith(".csv")) {
+            text = historyCsv();
+        } else if (name.endsWith(".json")) {
+            text = historyJson();
+        } else {
+            throw new IllegalArgumentException("writeHistory(" + file + "): name the file .csv or .json, for the"
+                    + " format to write.");
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir != null) {
+            java.nio.file.Files.createDirectories(dir);
+        }
+        return java.nio.file.Files.writeString(file, text, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** @return the per-epoch table, the best epoch, its confusion matrix and any warnings */

@@ -31,6 +31,48 @@ class ResultTest {
                 new EpochMetrics.Cost(1.0, 100, 3));
     }
 
+    /** Issue 13, point 5: the history out as CSV and JSON that read back to the same values. */
+    @Test
+    void historyRoundTripsThroughCsvAndJson(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        EpochMetrics a = new EpochMetrics(new EpochMetrics.Position(1, 0, "head, \"quoted\"", 1),
+                new EpochMetrics.Training(1.25, 0.5, 1e-3, 100, 0.5), new EpochMetrics.Validation(0.9, 0.75, 0.7),
+                new EpochMetrics.Cost(1.0, 100, 3));
+        EpochMetrics b = new EpochMetrics(new EpochMetrics.Position(2, 1, "full", 1),
+                new EpochMetrics.Training(0.75, 0.8, 1e-4, 100, 0.7), new EpochMetrics.Validation(0.6, 0.8, 0.78),
+                new EpochMetrics.Cost(1.5, 5000, 3));
+        ConfusionMatrix cm = new ConfusionMatrix(new long[][] {{3, 1}, {0, 4}}, List.of("cat", "dog"));
+        FineTuneResult r = new FineTuneResult(List.of(a, b), List.of("head-only", "full"), CheckpointMetric.ACCURACY, 1,
+                cm, dir.resolve("best.ckpt"), 7, List.of("No validation samples of class(es) [x]"));
+
+        java.nio.file.Path csv = r.writeHistory(dir.resolve("out/history.csv"));
+        List<org.apache.commons.csv.CSVRecord> rows;
+        try (var parser = org.apache.commons.csv.CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).get()
+                .parse(java.nio.file.Files.newBufferedReader(csv))) {
+            rows = parser.getRecords();
+        }
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0).get("stage_name")).isEqualTo("head, \"quoted\"");
+        assertThat(rows.get(0).get("stage")).isEqualTo("1");
+        assertThat(Double.parseDouble(rows.get(0).get("train_loss"))).isEqualTo(1.25);
+        assertThat(Double.parseDouble(rows.get(1).get("val_macro_f1"))).isEqualTo(0.78);
+        assertThat(rows.get(1).get("trainable_parameters")).isEqualTo("5000");
+        assertThat(rows).extracting(x -> x.get("best")).containsExactly("false", "true");
+
+        java.nio.file.Path json = r.writeHistory(dir.resolve("history.json"));
+        var tree = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(json)).getAsJsonObject();
+        assertThat(tree.get("bestEpoch").getAsInt()).isEqualTo(2);
+        assertThat(tree.get("seed").getAsLong()).isEqualTo(7);
+        assertThat(tree.getAsJsonArray("warnings").get(0).getAsString()).contains("No validation samples");
+        assertThat(tree.getAsJsonObject("bestConfusion").getAsJsonArray("counts").get(0).getAsJsonArray().get(1).getAsLong())
+                .isEqualTo(1);
+        var epochs = tree.getAsJsonArray("epochs");
+        assertThat(epochs).hasSize(2);
+        assertThat(new com.google.gson.Gson().fromJson(epochs.get(1), EpochMetrics.class)).isEqualTo(b);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> r.writeHistory(dir.resolve("history.txt")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(".csv or .json");
+    }
+
     /** Issue 13, point 6: equal accuracy over epochs kept the first although validation loss fell. */
     @Test
     void tiesAreBrokenByValidationLossThenByTheEarlierEpoch() {
