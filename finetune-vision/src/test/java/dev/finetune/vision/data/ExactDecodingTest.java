@@ -9,6 +9,7 @@ import ai.djl.translate.Pipeline;
 import ai.djl.translate.Translator;
 import dev.finetune.vision.export.ClassifierExport;
 import dev.finetune.vision.export.ImageClassifierTranslatorFactory;
+import dev.finetune.vision.leakage.ImageHashes;
 import dev.finetune.vision.transform.ImagePipeline;
 import dev.finetune.vision.transform.TestContext;
 import org.junit.jupiter.api.Test;
@@ -28,8 +29,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The same picture in another encoding reaches the network as the same numbers, in training
  * ({@link ImageDataset}) and in serving (the exported translator, given a file or a decoded
- * image): 16-bit grey as 8-bit grey (issue 14, point 5). Fails on the decoder before the fix,
- * where 16-bit grey came out up to 0.29 brighter (the JDK's linear-grey-to-sRGB conversion).
+ * image): 16-bit grey as 8-bit grey (issue 14, point 5); in training, a phone JPEG turned upright
+ * by its EXIF orientation, and a CMYK JPEG as its colours, never black (point 8). Each test fails on the
+ * decoder before the fix: 16-bit grey came out up to 0.286 brighter, orientation was ignored, and
+ * a plain CMYK JPEG decoded all black.
  */
 class ExactDecodingTest {
 
@@ -112,6 +115,70 @@ class ExactDecodingTest {
                 assertThat(maxDiff(served, alpha8)).as(kind + " served").isZero();
                 assertThat(maxDiff(servedPath.processInput(ctx, file).head(), alpha8)).as(kind + " served, path")
                         .isZero();
+            }
+        }
+    }
+
+    @Test
+    void exifOrientationTurnsAJpegUprightInTraining() throws Exception {
+        int w = 120;
+        int h = 80;
+        try (NDManager m = NDManager.newBaseManager()) {
+            long upright = 0;
+            int worstDistance = 0;
+            for (int orientation = 1; orientation <= 8; orientation++) {
+                for (boolean little : new boolean[] {true, false}) {
+                    String what = "orientation " + orientation + (little ? " II" : " MM");
+                    Encodings.Encoded e = Encodings.encode(Encodings.Kind.JPEG_RGB, 160, 60, w, h, orientation,
+                            little, 3);
+                    Path file = write("photo-" + orientation + (little ? "-ii" : "-mm") + ".jpg", e.bytes());
+                    assertThat(ImageFiles.size(file)).as(what).containsExactly(w, h);
+                    BufferedImage img = ImageFiles.read(file, ImageFiles.DEFAULT_MAX_PIXELS);
+                    assertThat(new int[] {img.getWidth(), img.getHeight()}).as(what).containsExactly(w, h);
+                    NDArray raw = training(m, file, null, Image.Flag.COLOR);
+                    NDArray expected = m.create(e.expected()).reshape(h, w, 3).toType(ai.djl.ndarray.types.DataType.FLOAT32,
+                            false).transpose(2, 0, 1).div(255f);
+                    float mean = raw.sub(expected).abs().mean().getFloat() * 255;
+                    assertThat(mean).as(what + ": mean |diff| to the upright picture, in levels").isLessThan(3f);
+                    // and the leakage check sees the upright picture: the same perceptual hash, near enough
+                    long hash = ImageHashes.perceptual(file);
+                    upright = orientation == 1 && little ? hash : upright;
+                    int distance = ImageHashes.distance(hash, upright);
+                    worstDistance = Math.max(worstDistance, distance);
+                    assertThat(distance).as(what + ": perceptual hash bits from orientation 1's").isLessThanOrEqualTo(4);
+                }
+            }
+            System.out.println("DECODE EXIF orientations 1-8: perceptual hashes at most " + worstDistance
+                    + " bits from the upright picture's");
+        }
+    }
+
+    @Test
+    void cmykJpegsDecodeToTheirColoursNeverBlack() throws Exception {
+        int w = 96;
+        int h = 64;
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (Encodings.Kind kind : new Encodings.Kind[] {Encodings.Kind.JPEG_CMYK, Encodings.Kind.JPEG_CMYK_ADOBE,
+                    Encodings.Kind.JPEG_YCCK}) {
+                Encodings.Encoded e = Encodings.encode(kind, 180, 80, w, h, 1, true, 5);
+                Path file = write(kind.name().toLowerCase(Locale.ROOT) + ".jpg", e.bytes());
+                BufferedImage img;
+                try {
+                    img = ImageFiles.read(file, ImageFiles.DEFAULT_MAX_PIXELS);
+                } catch (IOException refused) {
+                    // refusing is the other honest answer; accepting a black picture is not
+                    assertThat(refused.getMessage()).as(kind.name()).startsWith(file.toString()).contains("CMYK")
+                            .contains("convert it to RGB");
+                    continue;
+                }
+                NDArray raw = training(m, file, null, Image.Flag.COLOR);
+                NDArray expected = m.create(e.expected()).reshape(h, w, 3).toType(ai.djl.ndarray.types.DataType.FLOAT32,
+                        false).transpose(2, 0, 1).div(255f);
+                float mean = raw.sub(expected).abs().mean().getFloat() * 255;
+                System.out.printf(Locale.ROOT, "DECODE %s: %s, mean |diff| to the picture %.2f levels, mean value %.1f"
+                        + " (picture %.1f)%n", kind, img.getColorModel().getColorSpace().getType() == 9 ? "CMYK kept"
+                        : "RGB", mean, raw.mean().getFloat() * 255, expected.mean().getFloat() * 255);
+                assertThat(mean).as(kind + ": mean |diff| to the picture, in levels").isLessThan(4f);
             }
         }
     }
