@@ -29,8 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The same picture in another encoding reaches the network as the same numbers, in training
  * ({@link ImageDataset}) and in serving (the exported translator, given a file or a decoded
- * image): 16-bit grey as 8-bit grey (issue 14, point 5); in training, a phone JPEG turned upright
- * by its EXIF orientation, and a CMYK JPEG as its colours, never black (point 8). Each test fails on the
+ * image): 16-bit grey as 8-bit grey (issue 14, point 5), a phone JPEG turned upright by its EXIF
+ * orientation, and a CMYK JPEG as its colours, never black (point 8). Each test fails on the
  * decoder before the fix: 16-bit grey came out up to 0.286 brighter, orientation was ignored, and
  * a plain CMYK JPEG decoded all black.
  */
@@ -120,10 +120,13 @@ class ExactDecodingTest {
     }
 
     @Test
-    void exifOrientationTurnsAJpegUprightInTraining() throws Exception {
+    void exifOrientationTurnsAJpegUprightInTrainingAndServing() throws Exception {
         int w = 120;
         int h = 80;
+        ImagePipeline pipe = ImagePipeline.builder().setSize(48).optNormalization(null, null).build();
+        Translator<Path, Classifications> servedPath = servedFromPath(pipe.toPreprocessing());
         try (NDManager m = NDManager.newBaseManager()) {
+            TestContext ctx = new TestContext(m);
             long upright = 0;
             int worstDistance = 0;
             for (int orientation = 1; orientation <= 8; orientation++) {
@@ -146,6 +149,9 @@ class ExactDecodingTest {
                     int distance = ImageHashes.distance(hash, upright);
                     worstDistance = Math.max(worstDistance, distance);
                     assertThat(distance).as(what + ": perceptual hash bits from orientation 1's").isLessThanOrEqualTo(4);
+                    // the served model sees what evaluation saw
+                    NDArray eval = training(m, file, pipe.evaluation(), Image.Flag.COLOR);
+                    assertThat(maxDiff(servedPath.processInput(ctx, file).head(), eval)).as(what + " served").isZero();
                 }
             }
             System.out.println("DECODE EXIF orientations 1-8: perceptual hashes at most " + worstDistance
