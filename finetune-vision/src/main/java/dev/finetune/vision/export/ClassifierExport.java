@@ -310,6 +310,8 @@ public final class ClassifierExport {
     /**
      * The translator an exported model is served with, for a model in memory: the same
      * preprocessing (transparency, framing, normalisation) and softmax probabilities per class.
+     * Its input is an image already decoded: decode files with {@link ExactImageFactory} (as
+     * training decodes them, EXIF orientation included), not DJL's default factory.
      *
      * @param preprocessing how images become inputs
      * @param classNames class names in label order
@@ -321,7 +323,9 @@ public final class ClassifierExport {
 
     /**
      * DJL criteria for an exported directory: image in, classifications out, the PyTorch engine,
-     * and this library's translator, which preprocesses exactly as evaluation did. Add
+     * and this library's translator, which preprocesses exactly as evaluation did (give it
+     * images decoded by {@link ExactImageFactory}, or {@code setTypes(Path.class,
+     * Classifications.class)} to have files decoded as training decodes them). Add
      * {@code optBlock(architecture)} for a DJL-built block; a TorchScript backbone needs nothing more.
      *
      * @param dir a directory written by {@link #save}

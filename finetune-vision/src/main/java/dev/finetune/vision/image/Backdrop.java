@@ -17,8 +17,10 @@ import java.util.Objects;
  * others), so the same picture could reach the network in two looks; composited, a fully
  * transparent pixel is the background colour whatever the file stored under it, and a partly
  * transparent one is {@code round((c * a + background * (255 - a)) / 255)} per channel on the 8-bit
- * scale. Images without alpha pass through unchanged. The grey value of a colour is DJL's luma,
- * {@code round(0.299 R + 0.587 G + 0.114 B)}.
+ * scale. Images without alpha pass through unchanged, but for samples of more than 8 bits (a
+ * 16-bit PNG), which are first scaled exactly to 8 by {@link ExactPixels}, as the two places every
+ * image passes before it becomes an array (the dataset and the served translator) both call
+ * {@code flatten}. The grey value of a colour is DJL's luma, {@code round(0.299 R + 0.587 G + 0.114 B)}.
  */
 public final class Backdrop {
 
@@ -49,17 +51,22 @@ public final class Backdrop {
 
     /**
      * Composites a DJL image over the background when it wraps a {@link BufferedImage} with alpha
-     * (images from DJL's default {@code BufferedImageFactory}); any other image is returned as is.
+     * (images from DJL's default {@code BufferedImageFactory}), and gives one of more than 8 bits
+     * (a 16-bit PNG) its exact 8-bit samples ({@link ExactPixels}); any other image is returned as is.
      *
      * @param image a decoded image
      * @param background the colour under transparent pixels
      * @param flag the channels the image will be read with
      * @return an image without alpha, or {@code image} itself
+     * @throws IllegalArgumentException for a CMYK image, which only its file can convert exactly
      */
     public static Image flatten(Image image, Color background, Image.Flag flag) {
         Object wrapped = image.getWrappedImage();
-        if (wrapped instanceof BufferedImage && ((BufferedImage) wrapped).getColorModel().hasAlpha()) {
-            return ImageFactory.getInstance().fromImage(flatten((BufferedImage) wrapped, background, flag));
+        if (wrapped instanceof BufferedImage) {
+            BufferedImage flat = flatten((BufferedImage) wrapped, background, flag);
+            if (flat != wrapped) {
+                return ImageFactory.getInstance().fromImage(flat);
+            }
         }
         return image;
     }
@@ -67,15 +74,19 @@ public final class Backdrop {
     /**
      * Composites an image over the background. A grey image with alpha, or any image read with
      * {@code Image.Flag.GRAYSCALE}, becomes {@code TYPE_BYTE_GRAY} (its raw grey values, as DJL
-     * reads a grey file); other images with alpha become {@code TYPE_INT_RGB}.
+     * reads a grey file); other images with alpha become {@code TYPE_INT_RGB}. Samples of more than
+     * 8 bits are first scaled exactly to 8 ({@link ExactPixels#of}), so a 16-bit image without alpha
+     * comes back as its 8-bit twin.
      *
-     * @param image a decoded image
+     * @param decoded a decoded image
      * @param background the colour under transparent pixels
      * @param flag the channels the image will be read with
-     * @return an image without alpha, or {@code image} itself when it has none
+     * @return an image without alpha, or {@code decoded} itself when it has none and 8-bit samples
+     * @throws IllegalArgumentException for a CMYK image, which only its file can convert exactly
      */
-    public static BufferedImage flatten(BufferedImage image, Color background, Image.Flag flag) {
+    public static BufferedImage flatten(BufferedImage decoded, Color background, Image.Flag flag) {
         Objects.requireNonNull(background, "background colour");
+        BufferedImage image = ExactPixels.of(decoded);
         ColorModel cm = image.getColorModel();
         if (!cm.hasAlpha()) {
             return image;

@@ -1,5 +1,7 @@
 package dev.finetune.vision.leakage;
 
+import dev.finetune.vision.data.ImageFiles;
+
 import java.awt.Graphics2D;
 import java.awt.Image;
 import java.awt.image.BufferedImage;
@@ -10,7 +12,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
-import javax.imageio.ImageIO;
 
 /**
  * Content and perceptual hashes of image files: SHA-256 of the bytes (exact copies) and a 64-bit
@@ -40,23 +41,17 @@ public final class ImageHashes {
 
     /**
      * The perceptual hash: the image in grey, averaged down to 32x32, 2-D DCT, the 8x8 lowest
-     * frequencies without the constant term, each bit set when above their median.
+     * frequencies without the constant term, each bit set when above their median. The file is
+     * decoded as training decodes it ({@link ImageFiles#read}: exact 8-bit samples, upright by its
+     * EXIF orientation, at most {@link ImageFiles#DEFAULT_MAX_PIXELS}), so the same picture in
+     * another encoding hashes the same.
      *
      * @param file an image file
      * @return 64 bits
      * @throws IOException if it cannot be read or decoded as an image; the message names the file
      */
     public static long perceptual(Path file) throws IOException {
-        BufferedImage img;
-        try {
-            img = ImageIO.read(file.toFile());
-        } catch (IOException | RuntimeException e) {
-            throw new IOException("Cannot decode image " + file + ": " + e.getMessage(), e);
-        }
-        if (img == null) {
-            throw new IOException("Not an image (no decoder recognises it): " + file);
-        }
-        return perceptual(img);
+        return perceptual(ImageFiles.read(file, ImageFiles.DEFAULT_MAX_PIXELS));
     }
 
     /**
