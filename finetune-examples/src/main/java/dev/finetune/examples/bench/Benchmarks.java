@@ -217,9 +217,10 @@ public final class Benchmarks {
                     "library %.0f images/s; PyTorch reference not run (no python3 with torch: --python EXE); %s",
                     library, setting));
         }
-        double torch = Double.parseDouble(reference.replaceAll(".*\"images_per_second\": ([0-9.eE+-]+).*", "$1"));
+        com.google.gson.JsonObject measured = com.google.gson.JsonParser.parseString(reference).getAsJsonObject();
+        double torch = measured.get("images_per_second").getAsDouble();
         figures.put("pytorch_tiny_cnn_images_per_second", torch);
-        String torchVersion = reference.replaceAll(".*\"framework\": \"([^\"]+)\".*", "$1");
+        String torchVersion = measured.get("framework").getAsString();
         return new Result(id, name, library / torch, 1.0, true, String.format(Locale.ROOT,
                 "library %.0f vs %s %.0f images/s; %s; the issue's target is on a CUDA GPU (not available here)",
                 library, torchVersion, torch, setting));
