@@ -118,7 +118,11 @@ public interface Strategy {
      * @param blocks groups below the head to train
      */
     record Partial(int blocks) implements Strategy {
-        /** Validates the block count. */
+        /**
+         * Validates the block count.
+         *
+         * @param blocks groups below the head to train
+         */
         public Partial {
             if (blocks < 1) {
                 throw new IllegalArgumentException(
@@ -171,7 +175,11 @@ public interface Strategy {
      * @param factor ratio between neighbouring groups
      */
     record Discriminative(double factor) implements Strategy {
-        /** Validates the factor. */
+        /**
+         * Validates the factor.
+         *
+         * @param factor ratio between neighbouring groups
+         */
         public Discriminative {
             requireFactor(factor);
         }
@@ -194,7 +202,12 @@ public interface Strategy {
      * @param factor ratio between neighbouring groups
      */
     record GradualUnfreezing(int epochsPerGroup, double factor) implements Strategy {
-        /** Validates the settings. */
+        /**
+         * Validates the settings.
+         *
+         * @param epochsPerGroup epochs per unfreezing step
+         * @param factor ratio between neighbouring groups
+         */
         public GradualUnfreezing {
             if (epochsPerGroup < 1) {
                 throw new IllegalArgumentException(
@@ -223,7 +236,12 @@ public interface Strategy {
      * @param groups top groups to re-initialise
      */
     record Reinitialized(Strategy base, int groups) implements Strategy {
-        /** Validates the count. */
+        /**
+         * Validates the count.
+         *
+         * @param base the strategy deciding what trains
+         * @param groups top groups to re-initialise
+         */
         public Reinitialized {
             if (groups < 1) {
                 throw new IllegalArgumentException(

@@ -70,7 +70,19 @@ public final class ClassifierExport {
      */
     public record Preprocessing(int width, int height, boolean grey, ResizeMode resizeMode, float[] mean, float[] std,
                                 int resizeShort, Color background) {
-        /** Validates the sizes, the normalisation and the mode. */
+        /**
+         * Validates the sizes, the normalisation and the mode.
+         *
+         * @param width input width
+         * @param height input height
+         * @param grey whether the network takes one grey channel
+         * @param resizeMode how an image of any size becomes width x height
+         * @param mean per-channel mean subtracted after scaling to [0, 1] (3 values, 1 for grey), or null for none
+         * @param std per-channel standard deviation, or null for none
+         * @param resizeShort for {@code CENTER_CROP}, the short side the image is scaled to before the
+         *     crop (e.g. 256 for a 224 crop), or 0 for the larger of width and height; 0 for other modes
+         * @param background the colour under transparent pixels and of letterbox bars (default white)
+         */
         public Preprocessing {
             if (width < 1 || height < 1) {
                 throw new IllegalArgumentException("Input size must be positive, got " + width + "x" + height);
@@ -148,11 +160,13 @@ public final class ClassifierExport {
             return resizeMode == ResizeMode.CENTER_CROP;
         }
 
+        /** @return a copy of the per-channel mean, or null for none */
         @Override
         public float[] mean() {
             return mean == null ? null : mean.clone();
         }
 
+        /** @return a copy of the per-channel standard deviation, or null for none */
         @Override
         public float[] std() {
             return std == null ? null : std.clone();
