@@ -8,7 +8,17 @@ import java.util.Locale;
  * strategy is an immutable value; the same one can be shared between stages and threads.
  *
  * <p>Multipliers are relative to the stage's learning rate, which applies to the head; 0 means the
- * group is frozen (no gradient is computed for it and the optimizer holds no state for it).
+ * group is frozen (no gradient is computed for it and the optimizer holds no state for it). A stage
+ * trains a strategy ({@link dev.finetune.core.stage.Stage#of}):
+ *
+ * <pre>{@code
+ * Stage head = Stage.of(Strategy.headOnly()).withEpochs(3);
+ * // the head at 3e-4, each group below it at the rate above / 2.6; the head re-initialised first
+ * Stage tune = Stage.of(Strategy.discriminative(2.6).withReinitializedTop(1))
+ *         .withEpochs(5).withLearningRate(3e-4);
+ * double[] m = Strategy.partial(2).multipliers(5, 0);       // {0, 0, 1, 1, 1}: 2 groups below the head, and the head
+ * String d = Strategy.gradualUnfreezing(1, 2.6).describe(); // "gradual-unfreezing(every 1 epochs, x2.60)"
+ * }</pre>
  */
 public interface Strategy {
 
