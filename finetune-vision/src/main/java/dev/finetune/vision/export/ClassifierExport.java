@@ -47,6 +47,18 @@ import java.util.Properties;
  * {@code serving.properties} names {@link TorchScriptClassifierBlockFactory}, so a plain
  * {@code Criteria} with the directory as model path loads it in a fresh JVM. A DJL-built block has
  * no such description: pass the same architecture with {@code Criteria.Builder.optBlock}.
+ *
+ * <pre>{@code
+ * // after FineTuner.from(model).replaceHead(n)...fit(train, validation) on a TorchScript backbone
+ * ClassifierExport.save(model, Path.of("export"), "classifier", images.classNames(), pipeline.toPreprocessing());
+ *
+ * try (ZooModel<Image, Classifications> served = ClassifierExport.load(Path.of("export"));
+ *         Predictor<Image, Classifications> predictor = served.newPredictor()) {
+ *     Image image = ImageFactory.getInstance().fromFile(Path.of("cat.jpg"));
+ *     System.out.println(predictor.predict(image).best());    // class name and probability
+ * }
+ * // a DJL-built block: ClassifierExport.criteria(dir).optBlock(architecture).build().loadModel()
+ * }</pre>
  */
 public final class ClassifierExport {
 
