@@ -27,11 +27,14 @@ import java.util.function.Function;
  * Fine-tunes a pretrained classifier through a plan of stages:
  *
  * <pre>{@code
- * FineTuneResult r = FineTuner.from(model)
- *         .replaceHead(12)
- *         .stage(Stage.headOnly().withEpochs(2))
- *         .stage(Stage.discriminative(2.6).withEpochs(3))
- *         .fit(trainData, validationData);
+ * FineTuner tuner = FineTuner.from(model)                 // a loaded ai.djl.Model with pretrained weights
+ *         .replaceHead(12)                                // a new classifier for 12 classes
+ *         .stage(Stage.headOnly().withEpochs(2))          // feature extraction, lr 1e-3
+ *         .stage(Stage.discriminative(2.6).withEpochs(3)) // all groups, lr / 2.6 per group below the head
+ *         .optCheckpoint(Path.of("best.ckpt"));           // the best validation epoch, written atomically
+ * FineTuneResult result = tuner.fit(trainData, validationData); // DJL Datasets, labels = class indices
+ * System.out.println(result);                             // per-epoch table, best epoch, confusion matrix
+ * Evaluation test = tuner.evaluate(testData);             // the held-out test set, once
  * }</pre>
  *
  * <p>{@link #addListener} follows a fit ({@link FineTuneListener}). A {@code FineTuner} is the

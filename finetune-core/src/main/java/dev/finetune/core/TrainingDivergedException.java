@@ -8,6 +8,7 @@ public class TrainingDivergedException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The 1-based step within the stage where the loss first became non-finite. */
     private final long step;
 
     /**

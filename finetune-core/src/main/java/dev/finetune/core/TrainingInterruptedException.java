@@ -11,10 +11,15 @@ public final class TrainingInterruptedException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The 1-based stage, 0 when not known. */
     private final int stage;
+    /** The stage's name, or null. */
     private final String stageName;
+    /** The 1-based epoch within the stage, 0 when not known. */
     private final int epoch;
+    /** "training", "validation" or "feature cache". */
     private final String phase;
+    /** The steps of that phase completed in the epoch when it stopped. */
     private final long step;
     private final transient FineTuneResult partialResult;
 

@@ -80,7 +80,22 @@ public final class Checkpoint {
             List<String> parameterShapes,
             String createdAt,
             Resume resume) {
-        /** Copies the lists. */
+        /**
+         * Copies the lists.
+         *
+         * @param classNames class names, index order
+         * @param epoch 1-based epoch over the whole fit
+         * @param stage 0-based stage index
+         * @param epochInStage 1-based epoch within the stage
+         * @param metric the name of the checkpoint metric
+         * @param metricValue its value at this epoch
+         * @param stagePlan the full description of every stage of the plan
+         * @param seed the run's random seed
+         * @param parameterShapes "name shape" of every parameter, for a clear mismatch error
+         * @param createdAt ISO-8601 time of writing
+         * @param resume what a continuation needs beside weights and optimizer state (the history, the
+         *     best epoch; {@link Resume#partial()} for a best-epoch checkpoint), or null for weights alone
+         */
         public Metadata {
             classNames = List.copyOf(classNames);
             stagePlan = List.copyOf(stagePlan);
@@ -108,7 +123,21 @@ public final class Checkpoint {
     public record Resume(List<dev.finetune.core.result.EpochMetrics> history, int bestIndex, double bestValue,
             long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps,
             java.util.Map<String, String> listenerStates, String stopped, boolean partial) {
-        /** Copies the lists. */
+        /**
+         * Copies the lists.
+         *
+         * @param history every completed epoch's metrics
+         * @param bestIndex index into the history of the best epoch (-1 when none)
+         * @param bestValue the best metric value
+         * @param bestConfusion the best epoch's validation confusion counts
+         * @param optimizerParameters names of the parameters with optimizer state
+         * @param optimizerSteps their update counts
+         * @param listenerStates what each listener keeping state saved, by its key (position and class)
+         * @param stopped "stage" or "fit" when a listener stopped the run at this epoch, else null
+         * @param partial true for a best-epoch checkpoint: it holds the history up to its epoch and that
+         *     epoch as the best, but no optimizer or listener state, so a run resumed from it goes on
+         *     with a fresh optimizer (false for the exact state written by a last checkpoint)
+         */
         public Resume {
             history = List.copyOf(history);
             optimizerParameters = List.copyOf(optimizerParameters);

@@ -11,7 +11,12 @@ import java.util.List;
  * @param stages the plan
  */
 public record Candidate(String name, List<Stage> stages) {
-    /** Copies the stages and checks there is at least one. */
+    /**
+     * Copies the stages and checks there is at least one.
+     *
+     * @param name a short name for tables and charts
+     * @param stages the plan
+     */
     public Candidate {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("A candidate needs a name.");

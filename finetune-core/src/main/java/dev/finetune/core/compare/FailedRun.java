@@ -15,7 +15,15 @@ import java.util.Objects;
  */
 public record FailedRun(String candidate, long seed, String reason, RuntimeException error, double wallSeconds) {
 
-    /** Checks that the run is named and has its error. */
+    /**
+     * Checks that the run is named and has its error.
+     *
+     * @param candidate the candidate's name
+     * @param seed the seed
+     * @param reason what failed, naming the candidate and the seed, then the exception's type and message
+     * @param error the exception the run threw (its type, message and stack trace)
+     * @param wallSeconds the time from the start of the fit until it failed
+     */
     public FailedRun {
         Objects.requireNonNull(candidate, "candidate");
         Objects.requireNonNull(reason, "reason");

@@ -13,7 +13,12 @@ import java.util.Locale;
  */
 public record ClassCounts(List<String> names, long[] counts) {
 
-    /** Validates that there is one count per name and no class is empty. */
+    /**
+     * Validates that there is one count per name and no class is empty.
+     *
+     * @param names class names in label order
+     * @param counts samples per class, in label order
+     */
     public ClassCounts {
         names = List.copyOf(names);
         counts = counts.clone();

@@ -48,7 +48,18 @@ public record EpochPlan(
     public record Trainable(String name, Parameter parameter, int group, double learningRate, boolean decays,
             double weightDecay) {}
 
-    /** Copies the lists; checks that something trains. */
+    /**
+     * Copies the lists; checks that something trains.
+     *
+     * @param trainable the parameters that train, with their settings
+     * @param frozen the learnable parameters that stay frozen
+     * @param groupMultipliers the strategy's multiplier of the base rate per layer group (0 = frozen)
+     * @param learningRate the base rate (the head's) before the schedule
+     * @param optimizer the update rule
+     * @param schedule the factor over the stage's steps, multiplied into every rate
+     * @param clipNorm the maximum global gradient norm, 0 for no clipping
+     * @param batchNorm the BatchNorm policy of the epoch
+     */
     public EpochPlan {
         trainable = List.copyOf(trainable);
         frozen = List.copyOf(frozen);

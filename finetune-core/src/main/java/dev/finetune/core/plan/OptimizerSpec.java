@@ -22,7 +22,15 @@ public record OptimizerSpec(Kind kind, double beta1, double beta2, double epsilo
         SGD
     }
 
-    /** Validates the values. */
+    /**
+     * Validates the values.
+     *
+     * @param kind ADAMW or SGD
+     * @param beta1 AdamW's first-moment decay
+     * @param beta2 AdamW's second-moment decay
+     * @param epsilon AdamW's denominator term
+     * @param momentum SGD's momentum
+     */
     public OptimizerSpec {
         if (kind == null) {
             throw new IllegalArgumentException("optimizer kind is required");

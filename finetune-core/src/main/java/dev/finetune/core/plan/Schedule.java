@@ -61,7 +61,12 @@ public interface Schedule {
      * @param finalFactor factor at the end
      */
     record WarmupCosine(double warmupFraction, double finalFactor) implements Schedule {
-        /** Validates the values. */
+        /**
+         * Validates the values.
+         *
+         * @param warmupFraction share of steps warming up
+         * @param finalFactor factor at the end
+         */
         public WarmupCosine {
             if (!(warmupFraction >= 0 && warmupFraction < 1) || !(finalFactor >= 0 && finalFactor <= 1)) {
                 throw new IllegalArgumentException(

@@ -10,6 +10,20 @@ import java.util.Optional;
  * The outcome of a fine-tune: per-epoch metrics, the best epoch by the checkpoint metric with its
  * confusion matrix, trainable values per stage, where the best checkpoint was written, and warnings
  * drawn from the curves (overfitting). {@link #toString()} prints a readable table.
+ *
+ * <pre>{@code
+ * FineTuneResult result = tuner.fit(train, validation);
+ * System.out.println(result);                      // per-epoch table, best epoch, confusion matrix, warnings
+ * EpochMetrics best = result.bestEpoch();          // picked by result.metric(), e.g. CheckpointMetric.ACCURACY
+ * System.out.printf("best epoch %d: validation accuracy %.3f, macro-F1 %.3f%n",
+ *         best.epoch(), best.validationAccuracy(), best.validationMacroF1());
+ * for (EpochMetrics e : result.epochs()) {
+ *     System.out.println(e.epoch() + ": train loss " + e.trainLoss() + ", validation loss " + e.validationLoss());
+ * }
+ * System.out.println(result.bestConfusionMatrix()); // rows true classes, columns predictions
+ * result.checkpoint().ifPresent(file -> System.out.println("best weights in " + file));
+ * result.warnings().forEach(System.out::println);   // e.g. a class without validation samples, overfitting
+ * }</pre>
  */
 public final class FineTuneResult {
 

@@ -16,8 +16,17 @@ import java.util.Objects;
  * Immutable: every {@code withX} returns a new stage, so plans are safe to share.
  *
  * <pre>{@code
- * Stage head = Stage.headOnly().withEpochs(2);
- * Stage tune = Stage.discriminative(2.6).withEpochs(3).withLearningRate(3e-4);
+ * Stage head = Stage.headOnly().withEpochs(2);                 // AdamW, lr 1e-3, warmup + cosine
+ * Stage tune = Stage.of(Strategy.discriminative(2.6).withReinitializedTop(1))
+ *         .withEpochs(5).withLearningRate(3e-4)
+ *         .withOptimizer(OptimizerSpec.sgd(0.9))
+ *         .withSchedule(Schedule.warmupCosine(0.1, 0.0))
+ *         .withBatchNormPolicy(BatchNormPolicy.FREEZE_AFFINE)
+ *         .withClipNorm(1.0);
+ * Stage budget = Stage.headOnly().withSteps(300);              // enough whole epochs for 300 steps
+ * FineTuneResult result = FineTuner.from(model).replaceHead(5)
+ *         .stage(head).stage(tune)
+ *         .fit(train, validation);
  * }</pre>
  */
 public final class Stage {

@@ -8,7 +8,17 @@ import java.util.Locale;
  * strategy is an immutable value; the same one can be shared between stages and threads.
  *
  * <p>Multipliers are relative to the stage's learning rate, which applies to the head; 0 means the
- * group is frozen (no gradient is computed for it and the optimizer holds no state for it).
+ * group is frozen (no gradient is computed for it and the optimizer holds no state for it). A stage
+ * trains a strategy ({@link dev.finetune.core.stage.Stage#of}):
+ *
+ * <pre>{@code
+ * Stage head = Stage.of(Strategy.headOnly()).withEpochs(3);
+ * // the head at 3e-4, each group below it at the rate above / 2.6; the head re-initialised first
+ * Stage tune = Stage.of(Strategy.discriminative(2.6).withReinitializedTop(1))
+ *         .withEpochs(5).withLearningRate(3e-4);
+ * double[] m = Strategy.partial(2).multipliers(5, 0);       // {0, 0, 1, 1, 1}: 2 groups below the head, and the head
+ * String d = Strategy.gradualUnfreezing(1, 2.6).describe(); // "gradual-unfreezing(every 1 epochs, x2.60)"
+ * }</pre>
  */
 public interface Strategy {
 
@@ -118,7 +128,11 @@ public interface Strategy {
      * @param blocks groups below the head to train
      */
     record Partial(int blocks) implements Strategy {
-        /** Validates the block count. */
+        /**
+         * Validates the block count.
+         *
+         * @param blocks groups below the head to train
+         */
         public Partial {
             if (blocks < 1) {
                 throw new IllegalArgumentException(
@@ -171,7 +185,11 @@ public interface Strategy {
      * @param factor ratio between neighbouring groups
      */
     record Discriminative(double factor) implements Strategy {
-        /** Validates the factor. */
+        /**
+         * Validates the factor.
+         *
+         * @param factor ratio between neighbouring groups
+         */
         public Discriminative {
             requireFactor(factor);
         }
@@ -194,7 +212,12 @@ public interface Strategy {
      * @param factor ratio between neighbouring groups
      */
     record GradualUnfreezing(int epochsPerGroup, double factor) implements Strategy {
-        /** Validates the settings. */
+        /**
+         * Validates the settings.
+         *
+         * @param epochsPerGroup epochs per unfreezing step
+         * @param factor ratio between neighbouring groups
+         */
         public GradualUnfreezing {
             if (epochsPerGroup < 1) {
                 throw new IllegalArgumentException(
@@ -223,7 +246,12 @@ public interface Strategy {
      * @param groups top groups to re-initialise
      */
     record Reinitialized(Strategy base, int groups) implements Strategy {
-        /** Validates the count. */
+        /**
+         * Validates the count.
+         *
+         * @param base the strategy deciding what trains
+         * @param groups top groups to re-initialise
+         */
         public Reinitialized {
             if (groups < 1) {
                 throw new IllegalArgumentException(

@@ -43,6 +43,13 @@ public final class ProbeStudy {
 
     private ProbeStudy() {}
 
+    /**
+     * Runs the study and prints its table.
+     *
+     * @param args {@code --seeds N}, {@code --cache DIR} (the embedded features, default
+     *     {@code /tmp/probe-cache}), {@code --variants REGEX}, {@code --sets REGEX}, {@code --sizes 10,20,50}
+     * @throws Exception when an image set cannot be read or embedded
+     */
     public static void main(String[] args) throws Exception {
         int seeds = 10;
         Path data = Paths.get("/opt/finetune-quality-data");

@@ -56,6 +56,14 @@ public final class QualityBenchmark {
     /** One setting's figures per method, over seeds. */
     record Row(String set, int perClass, Map<String, List<double[]>> runs) {}
 
+    /**
+     * Runs the benchmark and writes its report.
+     *
+     * @param args {@code --seeds N}, {@code --sizes 10,20,50}, {@code --sets NAME,...},
+     *     {@code --strategies partial,full,discriminative,gradual}, {@code --data DIR} (default
+     *     {@code /opt/finetune-quality-data}), {@code --out FILE} (default {@code ../benchmarks/quality.md})
+     * @throws Exception when the image sets are missing or a run fails
+     */
     public static void main(String[] args) throws Exception {
         int seeds = 3;
         Path data = Paths.get("/opt/finetune-quality-data");

@@ -84,7 +84,16 @@ public final class CrossValidation {
      */
     public record Selection(LinearClassifier classifier, double c, double accuracy, Map<Double, Double> scores,
                             List<String> warnings) {
-        /** Copies the collections. */
+        /**
+         * Copies the collections.
+         *
+         * @param classifier refit on all training features with the best C
+         * @param c the chosen C
+         * @param accuracy the cross-validated accuracy of that C
+         * @param scores cross-validated accuracy of every C tried, C ascending (extensions included)
+         * @param warnings what the user should know, e.g. that the best C is at the edge of the range;
+         *     empty when the best C is inside the range
+         */
         public Selection {
             scores = Collections.unmodifiableMap(new LinkedHashMap<>(scores));
             warnings = List.copyOf(warnings);

@@ -16,6 +16,16 @@ import java.util.Random;
  * share in every part), reproducible from a seed, and group-aware when the catalog has groups
  * (all images of one patient, product or video land in one part, so no unit is both trained on and
  * tested on).
+ *
+ * <pre>{@code
+ * ImageCatalog images = ImageCatalog.scan(Path.of("photos"));
+ * DataSplit.Splits parts = DataSplit.builder()
+ *         .optValidationFraction(0.2).optTestFraction(0.2)   // default 0.15 each
+ *         .optSeed(7)                                        // default 42
+ *         .build().split(images);
+ * System.out.print(parts.describe());                // images per class in each part
+ * parts.warnings().forEach(System.out::println);     // a class a part has no image of
+ * }</pre>
  */
 public final class DataSplit {
 

@@ -25,6 +25,23 @@ import java.util.stream.Stream;
  * and listed, every image checked to decode and its size recorded, unreadable ones failed or
  * skipped as the caller chose, and an optional group (patient, product, video) per file for
  * leakage-free splits.
+ *
+ * <pre>{@code
+ * ImageCatalog images = ImageCatalog.scan(Path.of("photos"));    // photos/<class>/*.png|jpg, sorted names = labels
+ * System.out.println(images);                                     // "120 images in 3 classes from photos"
+ * System.out.println(images.classCounts().describe());            // images per class, shares, balanced weights
+ *
+ * ImageCatalog products = ImageCatalog.builder()
+ *         .setRoot(Path.of("photos"))
+ *         .optUnreadable(UnreadablePolicy.SKIP)                    // broken images listed in unreadable()
+ *         .optGroupKey(ImageCatalog.groupByFileNamePrefix("_"))    // p17_front.jpg and p17_back.jpg: group p17
+ *         .build();
+ * ImagePipeline pipeline = ImagePipeline.builder().setSize(224).build();
+ * products.checkShapes(pipeline);                                 // every image can be framed, checked now
+ * DataSplit.Splits parts = DataSplit.builder().optSeed(7).build().split(products); // one group, one part
+ * ImageDataset train = ImageDataset.builder().setCatalog(parts.train())
+ *         .optPipeline(pipeline.training()).setSampling(32, true).build();
+ * }</pre>
  */
 public final class ImageCatalog {
 

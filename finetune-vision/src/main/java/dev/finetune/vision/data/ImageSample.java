@@ -13,7 +13,15 @@ import java.nio.file.Path;
  */
 public record ImageSample(Path path, int label, String group, int width, int height) {
 
-    /** Checks the size. */
+    /**
+     * Checks the size.
+     *
+     * @param path the file
+     * @param label the class index
+     * @param group the unit it belongs to (patient, product, video), or null when there are no groups
+     * @param width the image width in pixels, or 0 when not known (then read from the header when needed)
+     * @param height the image height in pixels, or 0 when not known
+     */
     public ImageSample {
         if (width < 0 || height < 0 || (width == 0) != (height == 0)) {
             throw new IllegalArgumentException("Image size must be positive, or 0x0 for unknown, got " + width + "x"

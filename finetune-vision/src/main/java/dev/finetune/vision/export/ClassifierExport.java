@@ -47,6 +47,18 @@ import java.util.Properties;
  * {@code serving.properties} names {@link TorchScriptClassifierBlockFactory}, so a plain
  * {@code Criteria} with the directory as model path loads it in a fresh JVM. A DJL-built block has
  * no such description: pass the same architecture with {@code Criteria.Builder.optBlock}.
+ *
+ * <pre>{@code
+ * // after FineTuner.from(model).replaceHead(n)...fit(train, validation) on a TorchScript backbone
+ * ClassifierExport.save(model, Path.of("export"), "classifier", images.classNames(), pipeline.toPreprocessing());
+ *
+ * try (ZooModel<Image, Classifications> served = ClassifierExport.load(Path.of("export"));
+ *         Predictor<Image, Classifications> predictor = served.newPredictor()) {
+ *     Image image = ImageFactory.getInstance().fromFile(Path.of("cat.jpg"));
+ *     System.out.println(predictor.predict(image).best());    // class name and probability
+ * }
+ * // a DJL-built block: ClassifierExport.criteria(dir).optBlock(architecture).build().loadModel()
+ * }</pre>
  */
 public final class ClassifierExport {
 
@@ -70,7 +82,19 @@ public final class ClassifierExport {
      */
     public record Preprocessing(int width, int height, boolean grey, ResizeMode resizeMode, float[] mean, float[] std,
                                 int resizeShort, Color background) {
-        /** Validates the sizes, the normalisation and the mode. */
+        /**
+         * Validates the sizes, the normalisation and the mode.
+         *
+         * @param width input width
+         * @param height input height
+         * @param grey whether the network takes one grey channel
+         * @param resizeMode how an image of any size becomes width x height
+         * @param mean per-channel mean subtracted after scaling to [0, 1] (3 values, 1 for grey), or null for none
+         * @param std per-channel standard deviation, or null for none
+         * @param resizeShort for {@code CENTER_CROP}, the short side the image is scaled to before the
+         *     crop (e.g. 256 for a 224 crop), or 0 for the larger of width and height; 0 for other modes
+         * @param background the colour under transparent pixels and of letterbox bars (default white)
+         */
         public Preprocessing {
             if (width < 1 || height < 1) {
                 throw new IllegalArgumentException("Input size must be positive, got " + width + "x" + height);
@@ -148,11 +172,13 @@ public final class ClassifierExport {
             return resizeMode == ResizeMode.CENTER_CROP;
         }
 
+        /** @return a copy of the per-channel mean, or null for none */
         @Override
         public float[] mean() {
             return mean == null ? null : mean.clone();
         }
 
+        /** @return a copy of the per-channel standard deviation, or null for none */
         @Override
         public float[] std() {
             return std == null ? null : std.clone();

@@ -38,6 +38,20 @@ import java.util.Random;
  * With loader threads ({@code FineTuner.optDataLoaderThreads}, a prefetching executor) images are
  * transformed concurrently and take the draws in the order they reach them, so a draw may go to
  * another image and runs need not repeat; the evaluation pipeline draws nothing and is unaffected.
+ *
+ * <pre>{@code
+ * ImagePipeline pipeline = ImagePipeline.builder()
+ *         .setSize(224)                                  // every image becomes 3 x 224 x 224
+ *         .optResizeMode(ResizeMode.PAD)                 // letterbox over the background colour
+ *         .optFlip(false)                                // for classes a mirror image changes (text, left/right)
+ *         .optSeed(7)
+ *         .build();
+ * ImageDataset train = ImageDataset.builder().setCatalog(parts.train())
+ *         .optPipeline(pipeline.training()).setSampling(32, true).build();
+ * ImageDataset validation = ImageDataset.builder().setCatalog(parts.validation())
+ *         .optPipeline(pipeline.evaluation()).setSampling(32, false).build();
+ * ClassifierExport.Preprocessing served = pipeline.toPreprocessing(); // evaluation(), for the export
+ * }</pre>
  */
 public final class ImagePipeline {
 
