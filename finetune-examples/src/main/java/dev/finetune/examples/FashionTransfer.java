@@ -10,6 +10,9 @@ import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.vision.data.IdxImages;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -21,15 +24,22 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 
 /**
  * The main job: a CNN pretrained on five Fashion-MNIST classes is fine-tuned to the five others,
  * head first, then with discriminative learning rates; prints the per-epoch table, the groups, and
  * the held-out test result (measured once). Runs offline on the Debian dataset, no arguments needed.
  *
- * <p>Options: {@code --target-per-class N} (default 100), {@code --data DIR}, {@code --work DIR}.
+ * <p>Options: {@code --target-per-class N} (default 100), {@code --data DIR} (default
+ * {@code /usr/share/datasets/fashion-mnist}), {@code --work DIR} (default {@code target/fashion-transfer});
+ * {@code --help}.
  */
-public final class FashionTransfer {
+@Command(name = "FashionTransfer", mixinStandardHelpOptions = true,
+        description = "Fine-tunes a small CNN pretrained on five Fashion-MNIST classes to the five others, head"
+                + " first, then with discriminative learning rates; prints the per-epoch table, the layer groups"
+                + " and the held-out test result.")
+public final class FashionTransfer implements Callable<Integer> {
 
     /** Class names of Fashion-MNIST, label order. */
     static final List<String> NAMES = List.of(
@@ -38,34 +48,36 @@ public final class FashionTransfer {
     static final int[] SOURCE = {0, 1, 3, 5, 8};
     static final int[] TARGET = {2, 4, 6, 7, 9};
 
+    @Option(names = "--target-per-class", paramLabel = "N",
+            description = "training images per target class (default: ${DEFAULT-VALUE})")
+    private int perClass = 100;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "the Fashion-MNIST IDX files (default: ${DEFAULT-VALUE})")
+    private Path dataDir = Paths.get("/usr/share/datasets/fashion-mnist");
+
+    @Option(names = "--work", paramLabel = "DIR",
+            description = "where the pretrained source network is cached and the checkpoint goes (default: ${DEFAULT-VALUE})")
+    private Path work = Paths.get("target", "fashion-transfer");
+
     private FashionTransfer() {}
 
     /**
-     * Runs the demonstration.
+     * Runs the demonstration; {@code --help} lists the options.
      *
      * @param args optional flags
+     */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new FashionTransfer()).execute(args));
+    }
+
+    /**
+     * Pretrains the source network (once), fine-tunes it to the target classes, tests once.
+     *
+     * @return 0
      * @throws Exception on missing data or a failed run
      */
-    public static void main(String[] args) throws Exception {
-        int perClass = 100;
-        Path dataDir = Paths.get("/usr/share/datasets/fashion-mnist");
-        Path work = Paths.get("target", "fashion-transfer");
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--target-per-class":
-                    perClass = Integer.parseInt(args[++i]);
-                    break;
-                case "--data":
-                    dataDir = Paths.get(args[++i]);
-                    break;
-                case "--work":
-                    work = Paths.get(args[++i]);
-                    break;
-                default:
-                    throw new IllegalArgumentException("Unknown option " + args[i]
-                            + "; use --target-per-class N, --data DIR, --work DIR");
-            }
-        }
+    @Override
+    public Integer call() throws Exception {
         Files.createDirectories(work);
         IdxImages train = IdxImages.readSplit(dataDir, true);
         IdxImages test = IdxImages.readSplit(dataDir, false);
@@ -107,6 +119,7 @@ public final class FashionTransfer {
             Evaluation onTest = tuner.evaluate(targetTest);
             System.out.println("held-out test set (measured once, best checkpoint): " + onTest);
         }
+        return 0;
     }
 
     private static void pretrain(IdxImages train, Path out) throws IOException {

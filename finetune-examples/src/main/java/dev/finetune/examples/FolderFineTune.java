@@ -19,6 +19,9 @@ import dev.finetune.vision.data.ImageDataset;
 import dev.finetune.vision.data.IdxImages;
 import dev.finetune.vision.export.ClassifierExport;
 import dev.finetune.vision.transform.ImagePipeline;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -26,6 +29,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
 
 /**
@@ -34,10 +38,32 @@ import javax.imageio.ImageIO;
  * all a host application writes. Without arguments it uses the committed backbone pretrained on five
  * Fashion-MNIST classes and writes an image folder of the five other classes.
  *
- * <p>Usage: {@code FolderFineTune [backbone.pt image-folder export-dir]}. The best epoch is kept in
- * {@code <export-dir>-best.ckpt}; Ctrl-C stops the fine-tune at the next step and keeps it.
+ * <p>Usage: {@code FolderFineTune [BACKBONE.pt [IMAGE_FOLDER [EXPORT_DIR]]]} ({@code --help} lists
+ * the defaults). The best epoch is kept in {@code <EXPORT_DIR>-best.ckpt}; Ctrl-C stops the fine-tune
+ * at the next step and keeps it (exit status 130).
  */
-public final class FolderFineTune {
+@Command(name = "FolderFineTune", mixinStandardHelpOptions = true,
+        description = "Fine-tunes a TorchScript backbone on a folder of images (one sub-folder per class),"
+                + " exports it as a DJL model directory, reloads it and predicts. Ctrl-C stops at the next"
+                + " step and keeps the best epoch.",
+        exitCodeListHeading = "Exit status:%n",
+        exitCodeList = {"0:done", "1:failed", "2:bad arguments", "130:stopped by Ctrl-C"})
+public final class FolderFineTune implements Callable<Integer> {
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKBONE.pt",
+            description = "a TorchScript backbone exported without its head"
+                    + " (default: the committed models/fashion-source-resnet-embedding.pt)")
+    private Path backbone;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "IMAGE_FOLDER",
+            description = "the images, one sub-folder per class (default: target/fashion-target-folder,"
+                    + " written with 60 images of each of five Fashion-MNIST classes if missing)")
+    private Path folder;
+
+    @Parameters(index = "2", arity = "0..1", paramLabel = "EXPORT_DIR",
+            description = "where the DJL model directory goes; the best epoch is kept in"
+                    + " EXPORT_DIR-best.ckpt (default: ${DEFAULT-VALUE})")
+    private Path export = Paths.get("target", "fashion-target-classifier");
 
     private FolderFineTune() {}
 
@@ -105,28 +131,40 @@ public final class FolderFineTune {
     }
 
     /**
-     * Runs the example.
+     * Runs the example; {@code --help} lists the arguments.
      *
      * @param args optional: backbone file, image folder, export directory
+     */
+    public static void main(String[] args) {
+        Interrupts.exit(new CommandLine(new FolderFineTune()).execute(args));
+    }
+
+    /**
+     * Fine-tunes, exports, reloads and predicts.
+     *
+     * @return 0, or 130 when Ctrl-C stopped the fine-tune
      * @throws Exception on a failed run
      */
-    public static void main(String[] args) throws Exception {
-        Path backbone = args.length > 0 ? Paths.get(args[0]) : sourceBackbone();
-        Path folder = args.length > 1 ? Paths.get(args[1]) : Paths.get("target", "fashion-target-folder");
-        Path export = args.length > 2 ? Paths.get(args[2]) : Paths.get("target", "fashion-target-classifier");
-        if (args.length < 2 && !Files.isDirectory(folder)) {
-            writeFashionFolder(folder, 60);
+    @Override
+    public Integer call() throws Exception {
+        Path backboneFile = backbone != null ? backbone : sourceBackbone();
+        Path imageFolder = folder;
+        if (imageFolder == null) {
+            imageFolder = Paths.get("target", "fashion-target-folder");
+            if (!Files.isDirectory(imageFolder)) {
+                writeFashionFolder(imageFolder, 60);
+            }
         }
         Path checkpoint = export.resolveSibling(export.getFileName() + "-best.ckpt");
         Outcome o;
         try (Interrupts.Handle ctrlC = Interrupts.stopOnCtrlC()) {
-            o = fineTune(backbone, folder, export, checkpoint);
+            o = fineTune(backboneFile, imageFolder, export, checkpoint);
         } catch (TrainingInterruptedException e) {
             System.out.println("Stopped: " + e.getMessage());
             if (Files.exists(checkpoint)) {
                 System.out.println("Resume or use the best epoch from " + checkpoint.toAbsolutePath());
             }
-            return;
+            return 130;
         }
         System.out.println(o.images());
         System.out.println(o.images().classCounts().describe());
@@ -139,6 +177,7 @@ public final class FolderFineTune {
             Image image = ImageFactory.getInstance().fromFile(first);
             System.out.println("reloaded from " + export + ", " + first.getFileName() + " -> " + predictor.predict(image).best());
         }
+        return 0;
     }
 
     /**

@@ -13,7 +13,24 @@ public final class Interrupts {
     /** How long a Ctrl-C waits for the interrupted program to finish before the JVM exits anyway. */
     public static final Duration DEFAULT_WAIT = Duration.ofSeconds(30);
 
+    /** Set by a hook when it runs: the JVM is shutting down (Ctrl-C) and sets its own exit status. */
+    private static volatile boolean shuttingDown;
+
     private Interrupts() {}
+
+    /**
+     * Ends a program's {@code main} with an exit status, as {@code System.exit} would, except where
+     * that would hang: after a Ctrl-C the JVM is already shutting down with status 130, and
+     * {@code System.exit} would block until the hook gave up waiting for this thread. Status 0
+     * returns, and the JVM ends as after any {@code main}.
+     *
+     * @param status the program's exit status
+     */
+    public static void exit(int status) {
+        if (status != 0 && !shuttingDown) {
+            System.exit(status);
+        }
+    }
 
     /**
      * Installs the hook for the calling thread with the default wait.
@@ -48,6 +65,7 @@ public final class Interrupts {
         private Handle(Thread worker, Duration wait) {
             this.worker = worker;
             this.hook = new Thread(() -> {
+                shuttingDown = true;
                 if (done || !worker.isAlive()) {
                     return;
                 }

@@ -17,12 +17,17 @@ import dev.finetune.core.TrainingInterruptedException;
 import dev.finetune.vision.backbone.Heads;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.data.IdxImages;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
 
 /**
@@ -32,14 +37,45 @@ import java.util.function.UnaryOperator;
  * distance, five strategies are compared on accuracy and cost over seeds, and the advice is printed
  * beside the measured winner. Tables, CSV and PNG charts go to {@code target/study/}.
  *
- * <p>Ctrl-C stops the study at the next training step; the settings already complete are summarised.
+ * <p>Ctrl-C stops the study at the next training step; the settings already complete are summarised
+ * (exit status 130).
  *
- * <p>Flags: {@code --full} (more sizes and seeds, ~10x longer), {@code --sizes 10,50,200},
- * {@code --mnist-sizes 10,200}, {@code --seeds 2}, {@code --epochs 6}, {@code --out DIR}.
+ * <p>Flags (defaults shown): {@code --full} (more sizes and seeds, ~10x longer; flags given beside it
+ * win), {@code --sizes 10,50,200}, {@code --mnist-sizes 10,200} ({@code ''} for none),
+ * {@code --seeds 2}, {@code --epochs 6}, {@code --out target/study}; {@code --help}.
  */
-public final class TransferStudy {
+@Command(name = "TransferStudy", mixinStandardHelpOptions = true,
+        description = "Fine-tunes the committed Fashion-MNIST backbone to five other Fashion-MNIST classes"
+                + " (near) and to MNIST digits (far) at several data sizes; prints the freeze-or-tune advice"
+                + " beside the measured winner of five strategies. Ctrl-C stops at the next step and"
+                + " summarises the complete settings.",
+        exitCodeListHeading = "Exit status:%n",
+        exitCodeList = {"0:done", "1:failed", "2:bad arguments", "130:stopped by Ctrl-C"})
+public final class TransferStudy implements Callable<Integer> {
 
     static final int[] DIGITS = {0, 1, 2, 3, 4};
+
+    @Option(names = "--full", description = "more sizes and seeds, ~10x longer: --sizes 5,10,20,50,100,200,500,1000"
+            + " --mnist-sizes 10,50,200,1000 --seeds 3 --epochs 10, each unless given")
+    private boolean full;
+
+    @Option(names = "--sizes", split = ",", paramLabel = "N", converter = SizeOrNone.class,
+            description = "Fashion-MNIST target training images per class, one setting each (default: 10,50,200;"
+                    + " '' for none)")
+    private List<Integer> sizes;
+
+    @Option(names = "--mnist-sizes", split = ",", paramLabel = "N", converter = SizeOrNone.class,
+            description = "MNIST training images per class, one setting each (default: 10,200; '' for none)")
+    private List<Integer> mnistSizes;
+
+    @Option(names = "--seeds", paramLabel = "N", description = "seeds per strategy (default: 2)")
+    private Integer seeds;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "epochs per strategy (default: 6)")
+    private Integer epochs;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "where tables, CSV and charts go (default: ${DEFAULT-VALUE})")
+    private Path out = Paths.get("target", "study");
 
     private TransferStudy() {}
 
@@ -112,17 +148,28 @@ public final class TransferStudy {
     }
 
     /**
-     * Runs the study.
+     * Runs the study; {@code --help} lists the flags.
      *
      * @param args flags
+     */
+    public static void main(String[] args) {
+        Interrupts.exit(new CommandLine(new TransferStudy()).execute(args));
+    }
+
+    /**
+     * Runs the study.
+     *
+     * @return 0, or 130 when Ctrl-C stopped it
      * @throws Exception if data is missing or a run fails
      */
-    public static void main(String[] args) throws Exception {
-        Settings s = parse(args);
+    @Override
+    public Integer call() throws Exception {
+        Settings s = settings();
         long start = System.nanoTime();
         IdxImages fashion = IdxImages.readSplit(StudyData.FASHION, true);
         IdxImages fashionTest = IdxImages.readSplit(StudyData.FASHION, false);
         List<Finding> findings = new ArrayList<>();
+        boolean interrupted = false;
         try (Interrupts.Handle ctrlC = Interrupts.stopOnCtrlC(); NDManager data = NDManager.newBaseManager()) {
             ArrayDataset source = StudyData.dataset(fashion, fashion.sample(FashionTransfer.SOURCE, 100, 0, 5),
                     FashionTransfer.SOURCE, data, 250, false);
@@ -146,9 +193,10 @@ public final class TransferStudy {
             System.out.println();
             System.out.println("Stopped after " + findings.size() + " complete setting(s): " + e.getMessage());
             if (findings.isEmpty()) {
-                return;
+                return 130;
             }
             System.out.println("The summary below covers the complete settings only.");
+            interrupted = true;
         }
         System.out.println();
         System.out.println("=== Advice (Chu et al. 2016, Table 3) beside the measured winner ===");
@@ -167,6 +215,7 @@ public final class TransferStudy {
         System.out.println("freeze = head-only, tune = full fine-tuning at a 10x lower rate: mean test accuracy;"
                 + " winner picked on validation. Files: " + s.out().toAbsolutePath());
         System.out.printf(Locale.ROOT, "study time %.0f s%n", (System.nanoTime() - start) / 1e9);
+        return interrupted ? 130 : 0;
     }
 
     private static double meanTest(ComparisonReport report, String candidate) {
@@ -191,52 +240,43 @@ public final class TransferStudy {
         return f;
     }
 
+    /**
+     * The settings the flags give, as the program reads them.
+     *
+     * @param args flags
+     * @return the settings
+     * @throws CommandLine.ParameterException on an unknown flag or a bad value
+     */
     static Settings parse(String[] args) {
-        int[] sizes = {10, 50, 200};
-        int[] mnist = {10, 200};
-        int seeds = 2;
-        int epochs = 6;
-        Path out = Paths.get("target", "study");
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--full":
-                    sizes = new int[] {5, 10, 20, 50, 100, 200, 500, 1000};
-                    mnist = new int[] {10, 50, 200, 1000};
-                    seeds = 3;
-                    epochs = 10;
-                    break;
-                case "--sizes":
-                    sizes = ints(args[++i]);
-                    break;
-                case "--mnist-sizes":
-                    mnist = ints(args[++i]);
-                    break;
-                case "--seeds":
-                    seeds = Integer.parseInt(args[++i]);
-                    break;
-                case "--epochs":
-                    epochs = Integer.parseInt(args[++i]);
-                    break;
-                case "--out":
-                    out = Paths.get(args[++i]);
-                    break;
-                default:
-                    throw new IllegalArgumentException("Unknown flag " + args[i]
-                            + " (flags: --full, --sizes a,b, --mnist-sizes a,b, --seeds n, --epochs n, --out dir)");
-            }
-        }
-        return new Settings(sizes, mnist, seeds, epochs, out);
+        return CommandLine.populateCommand(new TransferStudy(), args).settings();
     }
 
-    private static int[] ints(String csv) {
-        if (csv.isBlank()) {
-            return new int[0];
+    private Settings settings() {
+        return new Settings(
+                sizes != null ? ints(sizes) : full ? new int[] {5, 10, 20, 50, 100, 200, 500, 1000} : new int[] {10, 50, 200},
+                mnistSizes != null ? ints(mnistSizes) : full ? new int[] {10, 50, 200, 1000} : new int[] {10, 200},
+                seeds != null ? seeds : full ? 3 : 2,
+                epochs != null ? epochs : full ? 10 : 6,
+                out);
+    }
+
+    /** The sizes given, without the blanks that stand for none ({@code --mnist-sizes ''}). */
+    private static int[] ints(List<Integer> values) {
+        return values.stream().filter(Objects::nonNull).mapToInt(Integer::intValue).toArray();
+    }
+
+    /** One size of a comma-separated list; a blank one (the whole value {@code ''}) is none. */
+    static final class SizeOrNone implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            if (value.isBlank()) {
+                return null;
+            }
+            try {
+                return Integer.valueOf(value.trim());
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not an int");
+            }
         }
-        String[] parts = csv.split(",");
-        int[] out = new int[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            out[i] = Integer.parseInt(parts[i].trim());
-        }
-        return out;
     }
 }

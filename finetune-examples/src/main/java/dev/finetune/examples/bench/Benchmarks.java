@@ -47,6 +47,12 @@ import dev.finetune.vision.data.ImageCatalog;
 import dev.finetune.vision.data.ImageDataset;
 import dev.finetune.vision.data.PipelineThroughput;
 import dev.finetune.vision.transform.ImagePipeline;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 import com.google.gson.GsonBuilder;
 
@@ -63,6 +69,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -70,80 +77,119 @@ import java.util.concurrent.TimeUnit;
  * with PASS or SHORT, and written to {@code benchmarks/results-<device>.md} and {@code .json}.
  * Timings are medians of several runs after warm-up; absolute figures appear only beside their ratio.
  *
- * <p>Flags: {@code --full} (larger sizes, more repeats; meant for a GPU), {@code --out DIR},
- * {@code --python EXE} (the interpreter with torch for the PyTorch reference; default
- * {@code $FINETUNE_PYTHON} or {@code python3}; skipped when torch is missing), {@code --only 5,5c}
- * (those targets alone; write them elsewhere with {@code --out}).
+ * <p>Flags: {@code --full} (larger sizes, more repeats; meant for a GPU), {@code --out DIR} (default
+ * {@code benchmarks} of the repository), {@code --python EXE} (the interpreter with torch for the
+ * PyTorch reference; default {@code $FINETUNE_PYTHON} or {@code python3}; skipped when torch is missing),
+ * {@code --only 5,5c} (those targets alone; write them elsewhere with {@code --out}); {@code --help}.
  */
-public final class Benchmarks {
+@Command(name = "Benchmarks", mixinStandardHelpOptions = true,
+        description = "Issue 5's benchmark suite: each target measured as a ratio in one run, printed as"
+                + " measured/target with PASS or SHORT, and written to benchmarks/results-<device>.md and .json.")
+public final class Benchmarks implements Callable<Integer> {
 
     private static final int[] ALL = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 
-    private final boolean full;
-    private final int repeats;
-    private final Path root;
-    private final String python;
-    private final Device device;
-    private final IdxImages fashion;
-    private final Map<String, Object> figures = new LinkedHashMap<>();
-    /** The targets to run (--only), or null for all. */
+    /** The targets' ids, in the order {@link #call} runs them. */
+    static final List<String> TARGETS = List.of("1", "2", "2b", "3", "3b", "4", "4b", "5", "5b", "5c", "5d", "5e",
+            "6", "6b");
+
+    @Option(names = "--full", description = "larger sizes, more repeats; meant for a GPU")
+    private boolean full;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "where the results go (default: benchmarks of the repository)")
+    private Path out;
+
+    @Option(names = "--python", paramLabel = "EXE", defaultValue = "${env:FINETUNE_PYTHON:-python3}",
+            description = "the interpreter with torch for the PyTorch reference, which is skipped when torch is"
+                    + " missing (default: $FINETUNE_PYTHON or python3; here ${DEFAULT-VALUE})")
+    private String python;
+
+    @Option(names = "--only", split = ",", paramLabel = "ID",
+            description = "only these targets: ${COMPLETION-CANDIDATES} (write them elsewhere with --out)",
+            completionCandidates = TargetIds.class)
     private List<String> only;
+
+    @Spec
+    private CommandSpec spec;
+
+    private int repeats;
+    private Path root;
+    private Device device;
+    private IdxImages fashion;
+    private final Map<String, Object> figures = new LinkedHashMap<>();
+
+    /** For the command line: {@link #call} prepares the rest once the flags are set. */
+    private Benchmarks() {}
 
     private Benchmarks(boolean full, String python) throws IOException {
         this.full = full;
+        this.python = python;
+        prepare();
+    }
+
+    private void prepare() throws IOException {
         this.repeats = full ? 5 : 3;
         this.root = Files.exists(Paths.get("..", "pom.xml")) && Files.isDirectory(Paths.get("..", "finetune-core"))
                 ? Paths.get("..") : Paths.get(".");
-        this.python = python;
         this.device = Engine.getInstance().defaultDevice();
         this.fashion = IdxImages.readSplit(StudyData.FASHION, true);
     }
 
     /**
-     * Runs the suite.
+     * Runs the suite; {@code --help} lists the flags.
      *
      * @param args flags
+     */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Benchmarks()).execute(args));
+    }
+
+    /**
+     * Runs the targets and writes the results.
+     *
+     * @return 0
      * @throws Exception if the data is missing
      */
-    public static void main(String[] args) throws Exception {
-        boolean full = false;
-        Path out = null;
-        List<String> only = null;
-        String python = System.getenv().getOrDefault("FINETUNE_PYTHON", "python3");
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--full" -> full = true;
-                case "--out" -> out = Paths.get(args[++i]);
-                case "--python" -> python = args[++i];
-                case "--only" -> only = List.of(args[++i].split(","));
-                default -> throw new IllegalArgumentException("Unknown flag " + args[i]
-                        + " (--full, --out DIR, --python EXE, --only ID,ID...)");
+    @Override
+    public Integer call() throws Exception {
+        if (only != null) {
+            for (String id : only) {
+                if (!TARGETS.contains(id)) {
+                    throw new ParameterException(spec.commandLine(), "Invalid value for option '--only': '" + id
+                            + "' (targets: " + String.join(",", TARGETS) + ")");
+                }
             }
         }
-        Benchmarks b = new Benchmarks(full, python);
-        b.only = only;
-        if (out == null) {
-            out = b.root.resolve("benchmarks");
-        }
+        prepare();
+        Path dir = out != null ? out : root.resolve("benchmarks");
         long start = System.nanoTime();
         List<Result> results = new ArrayList<>();
-        results.add(b.guard("1", "full fine-tune images/s vs PyTorch eager fp32", b::throughputVsPyTorch));
-        results.add(b.guard("2", "library step time / hand-written DJL loop (overhead)", b::overhead));
-        results.add(b.guard("2b", "device-to-host reads per training step", b::hostReads));
-        results.add(b.guard("3", "backbone epoch / cached head-only epoch", b::featureCache));
-        results.add(b.guard("3b", "backbone epoch / bottleneck logistic regression fit", b::bottleneck));
-        results.add(b.guard("4", "full / head-only time per step (frozen prefix)", b::frozenPrefixTime));
-        results.add(b.guard("4b", "full / head-only peak memory increment", b::frozenPrefixMemory));
-        results.add(b.guard("5", "native memory (C heap outside the JVM) growth, steps 200 -> 2000", b::soakNative));
-        results.add(b.guard("5b", "Java heap growth, steps 200 -> 2000", b::soakHeap));
-        results.add(b.guard("5c", "C heap growth over 50 stage create/close (library)", b::stageCycles));
-        results.add(b.guard("5d", "resident less glibc's free pool, growth, steps 200 -> 2000", b::soakResident));
-        results.add(b.guard("5e", "arrays left per DJL Trainer create/close (DJL)", b::trainerCycles));
-        results.add(b.guard("6", "image pipeline alone (2 loader threads) / training images/s", b::pipeline));
-        results.add(b.guard("6b", "epoch time, 0 / 2 loader threads (decode overlapping compute)", b::loaderOverlap));
+        results.add(guard("1", "full fine-tune images/s vs PyTorch eager fp32", this::throughputVsPyTorch));
+        results.add(guard("2", "library step time / hand-written DJL loop (overhead)", this::overhead));
+        results.add(guard("2b", "device-to-host reads per training step", this::hostReads));
+        results.add(guard("3", "backbone epoch / cached head-only epoch", this::featureCache));
+        results.add(guard("3b", "backbone epoch / bottleneck logistic regression fit", this::bottleneck));
+        results.add(guard("4", "full / head-only time per step (frozen prefix)", this::frozenPrefixTime));
+        results.add(guard("4b", "full / head-only peak memory increment", this::frozenPrefixMemory));
+        results.add(guard("5", "native memory (C heap outside the JVM) growth, steps 200 -> 2000", this::soakNative));
+        results.add(guard("5b", "Java heap growth, steps 200 -> 2000", this::soakHeap));
+        results.add(guard("5c", "C heap growth over 50 stage create/close (library)", this::stageCycles));
+        results.add(guard("5d", "resident less glibc's free pool, growth, steps 200 -> 2000", this::soakResident));
+        results.add(guard("5e", "arrays left per DJL Trainer create/close (DJL)", this::trainerCycles));
+        results.add(guard("6", "image pipeline alone (2 loader threads) / training images/s", this::pipeline));
+        results.add(guard("6b", "epoch time, 0 / 2 loader threads (decode overlapping compute)", this::loaderOverlap));
         results.removeIf(java.util.Objects::isNull);
         double seconds = (System.nanoTime() - start) / 1e9;
-        b.write(out, results, seconds);
+        write(dir, results, seconds);
+        return 0;
+    }
+
+    /** The ids {@code --only} takes, for the help. */
+    static final class TargetIds implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return TARGETS.iterator();
+        }
     }
 
     /** A benchmark body. */

@@ -19,6 +19,10 @@ import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.util.Pair;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import javax.imageio.ImageIO;
 import java.awt.Color;
@@ -28,18 +32,18 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
  * The plain-DJL baseline of the quality benchmark (issue 12, point 6): what a DJL user writes without this
- * library. Uses DJL and the JDK only, no finetune class.
+ * library. Uses DJL and the JDK only, no finetune class (and picocli for its command line).
  *
  * <ol>
  *   <li>a frozen TorchScript embedding (e.g. {@code models/mobilenetv2-nsfwjs-embedding.pt}: RGB in [0, 1],
@@ -54,9 +58,13 @@ import java.util.stream.Stream;
  * </ol>
  *
  * <p>Run: {@code mvn -q -pl finetune-examples exec:exec -Dmain.class=dev.finetune.examples.quality.PlainDjlBaseline
- * -Dapp.args="MODEL.pt TRAIN_DIR TEST_DIR"} (class folders; with one folder, a seeded 70/30 split per class).
+ * -Dapp.args="MODEL.pt TRAIN_DIR [TEST_DIR] [--per-class N]"} (class folders; with one folder, a seeded 70/30
+ * split per class; {@code --per-class} caps each class of each side, seeded); {@code --help}.
  */
-public final class PlainDjlBaseline {
+@Command(name = "PlainDjlBaseline", mixinStandardHelpOptions = true,
+        description = "The plain-DJL baseline: a frozen TorchScript embedding, one linear layer trained with AdamW"
+                + " on its features, accuracy on the test images.")
+public final class PlainDjlBaseline implements Callable<Integer> {
 
     /** Full-batch AdamW steps. */
     public static final int STEPS = 300;
@@ -66,6 +74,21 @@ public final class PlainDjlBaseline {
     public static final int SIZE = 224;
     /** Images per embedding forward: on a busy 2-core CPU, 1-4 ran 2-3x faster per image than 16-32. */
     private static final int BATCH = 4;
+
+    @Parameters(index = "0", paramLabel = "MODEL.pt",
+            description = "the TorchScript embedding (RGB in [0, 1], NCHW, 224x224; output (N, features))")
+    private Path model;
+
+    @Parameters(index = "1", paramLabel = "TRAIN_DIR", description = "the training images, one folder per class")
+    private Path trainDir;
+
+    @Parameters(index = "2", arity = "0..1", paramLabel = "TEST_DIR",
+            description = "the test images, the same class folders (default: a seeded 70/30 split of TRAIN_DIR)")
+    private Path testDir;
+
+    @Option(names = "--per-class", paramLabel = "N", description = "at most N images of each class on each side, seeded"
+            + " (default: all)")
+    private Integer perClass;
 
     private PlainDjlBaseline() {}
 
@@ -328,41 +351,39 @@ public final class PlainDjlBaseline {
 
     /**
      * {@code MODEL.pt TRAIN_DIR [TEST_DIR] [--per-class N]}: class folders; with no test folder, a seeded 70/30
-     * split; {@code --per-class} caps each class of each side (seeded).
+     * split; {@code --per-class} caps each class of each side (seeded); {@code --help}.
      *
      * @param args the arguments
+     */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new PlainDjlBaseline()).execute(args));
+    }
+
+    /**
+     * Lists the images, runs the baseline and prints its result.
+     *
+     * @return 0
      * @throws Exception on failure
      */
-    public static void main(String[] args) throws Exception {
-        List<String> rest = new ArrayList<>(List.of(args));
-        int perClass = Integer.MAX_VALUE;
-        int at = rest.indexOf("--per-class");
-        if (at >= 0) {
-            perClass = Integer.parseInt(rest.get(at + 1));
-            rest.remove(at + 1);
-            rest.remove(at);
-        }
-        if (rest.size() < 2) {
-            System.err.println("usage: PlainDjlBaseline MODEL.pt TRAIN_DIR [TEST_DIR] [--per-class N]");
-            System.exit(2);
-        }
-        Path model = Paths.get(rest.get(0));
-        List<String> classes = classNames(Paths.get(rest.get(1)));
+    @Override
+    public Integer call() throws Exception {
+        List<String> classes = classNames(trainDir);
         List<LabeledImage> train;
         List<LabeledImage> test;
-        if (rest.size() > 2) {
-            train = listFolder(Paths.get(rest.get(1)), classes);
-            test = listFolder(Paths.get(rest.get(2)), classes);
+        if (testDir != null) {
+            train = listFolder(trainDir, classes);
+            test = listFolder(testDir, classes);
         } else {
-            List<List<LabeledImage>> parts = split(listFolder(Paths.get(rest.get(1)), classes), 0.7, 42);
+            List<List<LabeledImage>> parts = split(listFolder(trainDir, classes), 0.7, 42);
             train = parts.get(0);
             test = parts.get(1);
         }
-        if (perClass < Integer.MAX_VALUE) {
+        if (perClass != null) {
             train = limitPerClass(train, perClass, 42);
             test = limitPerClass(test, perClass, 43);
         }
         System.out.println("classes " + classes);
         System.out.println(run(model, train, test, 42));
+        return 0;
     }
 }

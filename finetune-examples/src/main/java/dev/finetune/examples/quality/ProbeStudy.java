@@ -11,6 +11,9 @@ import dev.finetune.vision.bottleneck.LinearModels;
 import dev.finetune.vision.data.ImageCatalog;
 import dev.finetune.vision.data.ImageDataset;
 import dev.finetune.vision.data.ImageSample;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
@@ -24,6 +27,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 
 /**
  * A study of linear classifiers on frozen features, on the quality benchmark's sets and splits:
@@ -34,51 +39,67 @@ import java.util.Random;
  *
  * <p>Run: {@code mvn -q -pl finetune-examples exec:exec -Dmain.class=dev.finetune.examples.quality.ProbeStudy
  * -Dapp.args="--seeds 10"}; {@code --variants REGEX}, {@code --sets REGEX} (over the names) and
- * {@code --sizes 10,20} narrow the run.
+ * {@code --sizes 10,20} narrow the run; {@code --cache DIR} (default {@code /tmp/probe-cache}) keeps the
+ * features; {@code --help}.
  */
-public final class ProbeStudy {
+@Command(name = "ProbeStudy", mixinStandardHelpOptions = true,
+        description = "Linear classifiers on frozen MobileNetV2 features, on the quality benchmark's sets and"
+                + " splits: mean test accuracy per variant and its paired difference to the plain DJL program's"
+                + " recipe. Features are computed once and kept in the cache folder.")
+public final class ProbeStudy implements Callable<Integer> {
 
     /** Which variants run: a regular expression over their names (the plain recipe always runs). */
-    private static String variantPattern = ".*";
+    private static Pattern variantPattern = Pattern.compile(".*");
+
+    @Option(names = "--seeds", paramLabel = "N", description = "seeds per setting (default: ${DEFAULT-VALUE})")
+    private int seeds = 10;
+
+    @Option(names = "--cache", paramLabel = "DIR", description = "where the features are kept (default: ${DEFAULT-VALUE})")
+    private Path cache = Paths.get("/tmp/probe-cache");
+
+    @Option(names = "--variants", paramLabel = "REGEX",
+            description = "the variants to run, by name (default: all; the plain recipe always runs)")
+    private Pattern variants = Pattern.compile(".*");
+
+    @Option(names = "--sets", paramLabel = "REGEX", description = "the sets to run, by name (default: all)")
+    private Pattern sets = Pattern.compile(".*");
+
+    @Option(names = "--sizes", split = ",", paramLabel = "N",
+            description = "training images per class, one setting each (default: 10,20,50)")
+    private int[] sizes = {10, 20, 50};
 
     private ProbeStudy() {}
 
     /**
-     * Runs the study and prints its table.
+     * Runs the study; {@code --help} lists the flags.
      *
-     * @param args {@code --seeds N}, {@code --cache DIR} (the embedded features, default
-     *     {@code /tmp/probe-cache}), {@code --variants REGEX}, {@code --sets REGEX}, {@code --sizes 10,20,50}
-     * @throws Exception when an image set cannot be read or embedded
+     * @param args flags
      */
-    public static void main(String[] args) throws Exception {
-        int seeds = 10;
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ProbeStudy()).execute(args));
+    }
+
+    /**
+     * Embeds the sets (once), runs every variant over the seeds and prints the table.
+     *
+     * @return 0
+     * @throws Exception if the image sets are missing or a run fails
+     */
+    @Override
+    public Integer call() throws Exception {
         Path data = Paths.get("/opt/finetune-quality-data");
-        Path cache = Paths.get("/tmp/probe-cache");
-        String sets = ".*";
-        String sizes = "10,20,50";
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--seeds" -> seeds = Integer.parseInt(args[++i]);
-                case "--cache" -> cache = Paths.get(args[++i]);
-                case "--variants" -> variantPattern = args[++i];
-                case "--sets" -> sets = args[++i];
-                case "--sizes" -> sizes = args[++i];
-                default -> throw new IllegalArgumentException("Unknown option " + args[i] + "; use --seeds N, --cache DIR,"
-                        + " --variants REGEX, --sets REGEX, --sizes 10,20,50");
-            }
-        }
+        variantPattern = variants;
         Files.createDirectories(cache);
         Map<String, double[]> total = new LinkedHashMap<>();
         int settings = 0;
         for (QualityBenchmark.DataSet set : QualityBenchmark.sets(data)) {
-            if (!set.name().matches(sets)) {
+            if (!sets.matcher(set.name()).matches()) {
                 continue;
             }
             String key = set.name().replaceAll("[^a-z]", "");
             Map<String, float[]> plainF = features(cache.resolve(key + "-orig.bin"), set, false);
             Map<String, float[]> flipF = features(cache.resolve(key + "-flip.bin"), set, true);
-            for (int n : java.util.Arrays.stream(sizes.split(","))
-                    .mapToInt(Integer::parseInt).toArray()) {
+            for (int n : sizes) {
                 int needed = n + QualityBenchmark.VALIDATION_PER_CLASS + (set.target() == null ? 2 : 0);
                 if (QualityBenchmark.fewestPerClass(set.source()) < needed) {
                     continue;
@@ -115,6 +136,7 @@ public final class ProbeStudy {
         for (Map.Entry<String, double[]> e : total.entrySet()) {
             System.out.printf(Locale.ROOT, "%-34s %+6.2f%n", e.getKey(), e.getValue()[0] / settings);
         }
+        return 0;
     }
 
     private static float[][] rows(List<ImageSample> samples, Map<String, float[]> f) {
@@ -179,7 +201,7 @@ public final class ProbeStudy {
                 variants.put(name + " on mirror means", () -> mirrorMeans(scaling));
             }
             variants.forEach((name, run) -> {
-                if (name.matches(variantPattern)) {
+                if (variantPattern.matcher(name).matches()) {
                     acc.put(name, run.getAsDouble());
                 }
             });

@@ -16,6 +16,12 @@ import dev.finetune.vision.data.ImageDataset;
 import dev.finetune.vision.data.ImageSample;
 import dev.finetune.vision.image.ResizeMode;
 import dev.finetune.vision.transform.ImagePipeline;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +33,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
 
 /**
  * The quality benchmark: on real small image sets that are not Fashion-MNIST or MNIST, at 10, 20 and
@@ -39,9 +46,19 @@ import java.util.Random;
  *
  * <p>Run (after {@code bash benchmarks/quality-data/prepare.sh}):
  * {@code mvn -B -q -DskipTests install && mvn -B -q -pl finetune-examples exec:exec
- * -Dmain.class=dev.finetune.examples.quality.QualityBenchmark [-Dapp.args="--seeds 5 --data DIR --strategies full,partial"]}
+ * -Dmain.class=dev.finetune.examples.quality.QualityBenchmark [-Dapp.args="--seeds 5 --data DIR --strategies full,partial"]}.
+ *
+ * <p>Flags (defaults shown): {@code --seeds 3}, {@code --sizes 10,20,50}, {@code --sets NAME,...} (the sets
+ * whose names start with one of them; default all), {@code --strategies partial,full,discriminative,gradual}
+ * (default none), {@code --data /opt/finetune-quality-data}, {@code --out ../benchmarks/quality.md};
+ * {@code --help}.
  */
-public final class QualityBenchmark {
+@Command(name = "QualityBenchmark", mixinStandardHelpOptions = true,
+        description = "On real small image sets, at several training images per class over seeds: the automatic"
+                + " plan, the bottleneck path, head-only fine-tuning, optionally fine-tuning strategies, and the"
+                + " plain-DJL baseline, all on the ImageNet-initialised MobileNetV2. Writes the report after every"
+                + " setting. Run bash benchmarks/quality-data/prepare.sh first.")
+public final class QualityBenchmark implements Callable<Integer> {
 
     static final Path MODEL = Paths.get("models/mobilenetv2-nsfwjs-embedding.pt");
     static final int VALIDATION_PER_CLASS = 5;
@@ -56,32 +73,57 @@ public final class QualityBenchmark {
     /** One setting's figures per method, over seeds. */
     record Row(String set, int perClass, Map<String, List<double[]>> runs) {}
 
+    /** The strategies {@code --strategies} takes, as {@link #fixedStrategy} names them. */
+    static final List<String> STRATEGIES = List.of("partial", "full", "discriminative", "gradual");
+
+    @Option(names = "--seeds", paramLabel = "N", description = "seeds per setting (default: ${DEFAULT-VALUE})")
+    private int seeds = 3;
+
+    @Option(names = "--sizes", split = ",", paramLabel = "N",
+            description = "training images per class, one setting each (default: 10,20,50)")
+    private int[] sizes = {10, 20, 50};
+
+    @Option(names = "--sets", split = ",", paramLabel = "NAME",
+            description = "only the sets whose names start with one of these (openclipart, gcompris, emoji;"
+                    + " default: all)")
+    private List<String> only;
+
+    @Option(names = "--strategies", split = ",", paramLabel = "NAME",
+            description = "also fine-tune with these strategies after the head: ${COMPLETION-CANDIDATES}"
+                    + " (tens of minutes a run on a CPU; default: none)",
+            completionCandidates = StrategyNames.class)
+    private List<String> strategies = new ArrayList<>();
+
+    @Option(names = "--data", paramLabel = "DIR", description = "the image sets prepare.sh fills (default: ${DEFAULT-VALUE})")
+    private Path data = Paths.get("/opt/finetune-quality-data");
+
+    @Option(names = "--out", paramLabel = "FILE", description = "the report (default: ${DEFAULT-VALUE})")
+    private Path out = Paths.get("../benchmarks/quality.md");
+
+    @Spec
+    private CommandSpec spec;
+
     /**
-     * Runs the benchmark and writes its report.
+     * Runs the benchmark; {@code --help} lists the flags.
      *
-     * @param args {@code --seeds N}, {@code --sizes 10,20,50}, {@code --sets NAME,...},
-     *     {@code --strategies partial,full,discriminative,gradual}, {@code --data DIR} (default
-     *     {@code /opt/finetune-quality-data}), {@code --out FILE} (default {@code ../benchmarks/quality.md})
-     * @throws Exception when the image sets are missing or a run fails
+     * @param args flags
      */
-    public static void main(String[] args) throws Exception {
-        int seeds = 3;
-        Path data = Paths.get("/opt/finetune-quality-data");
-        Path out = Paths.get("../benchmarks/quality.md");
-        int[] sizes = {10, 20, 50};
-        List<String> only = null;
-        List<String> strategies = List.of();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--seeds" -> seeds = Integer.parseInt(args[++i]);
-                case "--data" -> data = Paths.get(args[++i]);
-                case "--out" -> out = Paths.get(args[++i]);
-                case "--sets" -> only = List.of(args[++i].split(","));
-                case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
-                case "--strategies" -> strategies = List.of(args[++i].split(","));
-                default -> throw new IllegalArgumentException("Unknown option " + args[i]
-                        + "; use --seeds N, --sizes 10,20,50, --sets NAME,..., --strategies partial,full,discriminative,gradual,"
-                        + " --data DIR, --out FILE");
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new QualityBenchmark()).execute(args));
+    }
+
+    /**
+     * Runs every setting and writes the report.
+     *
+     * @return 0
+     * @throws Exception if the image sets are missing or a run fails
+     */
+    @Override
+    public Integer call() throws Exception {
+        for (String strategy : strategies) {
+            if (!STRATEGIES.contains(strategy)) {
+                throw new ParameterException(spec.commandLine(), "Invalid value for option '--strategies': '"
+                        + strategy + "' (use " + String.join(", ", STRATEGIES) + ")");
             }
         }
         if (!Files.isDirectory(data.resolve("openclipart"))) {
@@ -112,6 +154,15 @@ public final class QualityBenchmark {
         }
         QualityReport.write(out, rows, notes, seeds);
         System.out.println(Files.readString(out));
+        return 0;
+    }
+
+    /** The names {@code --strategies} takes, for the help. */
+    static final class StrategyNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return STRATEGIES.iterator();
+        }
     }
 
     /** The benchmark's image sets under the folder {@code prepare.sh} fills. */
