@@ -121,6 +121,7 @@ class TorchScriptBackboneTest {
     void checkpointOfATorchScriptModelRestoresItsOutputs() throws Exception {
         Path file = dir.resolve("ts.ckpt");
         float[] expected;
+        Map<String, float[]> saved; // the checkpoint's values, read from the trained module
         try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
             ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 20, 0, 3), CLASSES, 25, true);
@@ -131,6 +132,7 @@ class TorchScriptBackboneTest {
             Checkpoint.load(file).restoreInto(tuner.block(), model.getNDManager());
             NDArray probe = train.get(m, 0).getData().head().expandDims(0);
             expected = forwardEval(tuner.block(), model, probe).toFloatArray();
+            saved = snapshot(tuner.block());
         }
         try (Model fresh = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
@@ -139,13 +141,23 @@ class TorchScriptBackboneTest {
             NDArray probe = train.get(m, 0).getData().head().expandDims(0);
             tuner.block().initialize(fresh.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, probe.getShape());
             float[] untrained = forwardEval(tuner.block(), fresh, probe).toFloatArray();
+            Map<String, float[]> before = snapshot(tuner.block());
             Checkpoint.load(file).restoreInto(tuner.block(), fresh.getNDManager());
             float[] restored = forwardEval(tuner.block(), fresh, probe).toFloatArray();
             assertThat(restored).containsExactly(expected);
             assertThat(restored).isNotEqualTo(untrained);
-            // the restored module's parameters are the ones training would now update
-            Map<String, float[]> weights = snapshot(tuner.block());
-            assertThat(weights).hasSize(snapshot(tuner.block()).size());
+            // the parameters training would now update (every layer group's, head included) hold the
+            // checkpoint's values, each of which differs from the fresh module's
+            assertThat(before.keySet()).containsExactlyElementsOf(saved.keySet());
+            List<Pair<String, Parameter>> trainable = LayerGroups.of(tuner.block()).asList().stream()
+                    .flatMap(g -> g.parameters().stream()).collect(Collectors.toList());
+            assertThat(trainable.stream().map(Pair::getKey)).containsExactlyInAnyOrderElementsOf(saved.keySet());
+            for (Pair<String, Parameter> p : trainable) {
+                assertThat(before.get(p.getKey())).as("%s before the restore", p.getKey())
+                        .isNotEqualTo(saved.get(p.getKey()));
+                assertThat(p.getValue().getArray().toFloatArray()).as("%s restored", p.getKey())
+                        .containsExactly(saved.get(p.getKey()));
+            }
         }
     }
 
