@@ -130,10 +130,14 @@ class LeakageCheckTest {
         all.removeAll(planted.keySet());
         all.remove(beyondLimit);
         all.remove(broken);
+        long[] hashes = new long[all.size()];
+        for (int i = 0; i < all.size(); i++) {
+            hashes[i] = ImageHashes.perceptual(all.get(i));
+        }
         int closest = 64;
         for (int i = 0; i < all.size(); i++) {
             for (int j = i + 1; j < all.size(); j++) {
-                closest = Math.min(closest, ImageHashes.distance(ImageHashes.perceptual(all.get(i)), ImageHashes.perceptual(all.get(j))));
+                closest = Math.min(closest, ImageHashes.distance(hashes[i], hashes[j]));
             }
         }
         Map<String, Integer> copies = new LinkedHashMap<>();
