@@ -11,6 +11,8 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
 import dev.finetune.core.fixtures.FashionMnist;
 import dev.finetune.core.fixtures.SourceModel;
+import dev.finetune.core.fixtures.Weights;
+import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.internal.PlanOptimizer;
 import dev.finetune.core.plan.OptimizerSpec;
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -123,6 +126,67 @@ class OptimizerTest {
             assertThat(Math.sqrt(appliedNorm)).isCloseTo(maxNorm, within(maxNorm * 1e-3));
             assertThat(negative).as("negative components are scaled, not clamped").isPositive();
         }
+    }
+
+    /**
+     * One real fit of one step (40 images, one batch) with SGD without momentum or decay at rate 1
+     * and a constant schedule, clipped by {@link Stage#withClipNorm} when {@code clipNorm > 0}: the
+     * change of each weight is minus the gradient that was applied.
+     */
+    private static Map<String, float[]> weightsAfterOneStep(double clipNorm) throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            var sets = FashionMnist.trainVal(data, SourceModel.SOURCE, 8, 2, 40, 21);
+            Stage stage = Stage.full().withEpochs(1).withOptimizer(OptimizerSpec.sgd(0)).withLearningRate(1.0)
+                    .withWeightDecay(0).withSchedule(Schedule.constant());
+            if (clipNorm > 0) {
+                stage = stage.withClipNorm(clipNorm);
+            }
+            FineTuneResult r = FineTuner.from(model).optNumClasses(SourceModel.SOURCE.length).optProgress(false)
+                    .optSeed(5).optRestoreBest(false).stage(stage).fit(sets.train(), sets.validation());
+            assertThat(r.epochs()).hasSize(1);
+            return Weights.snapshot(model.getBlock());
+        }
+    }
+
+    @Test
+    void clippingInAFitLeavesGradientsUnderTheBoundAloneAndScalesLargerOnesToIt() throws Exception {
+        Map<String, float[]> start;
+        try (Model model = SourceModel.pretrained()) {
+            start = Weights.snapshot(model.getBlock());
+        }
+        Map<String, float[]> unclipped = weightsAfterOneStep(0);
+        double gradNorm = 0;
+        for (String name : start.keySet()) {
+            for (int k = 0; k < start.get(name).length; k++) {
+                double d = start.get(name)[k] - unclipped.get(name)[k];
+                gradNorm += d * d;
+            }
+        }
+        gradNorm = Math.sqrt(gradNorm);
+        assertThat(gradNorm).as("the step's gradient norm").isGreaterThan(1e-3);
+
+        // a bound above the norm: the clipping factor min(1, bound / norm) is 1, the step bit-identical
+        Map<String, float[]> underTheBound = weightsAfterOneStep(gradNorm * 1.5);
+        for (String name : start.keySet()) {
+            assertThat(underTheBound.get(name)).as("%s with the norm under the bound", name)
+                    .containsExactly(unclipped.get(name));
+        }
+
+        // a bound below the norm: every component scaled by bound / norm, the applied norm equals the bound
+        double maxNorm = gradNorm / 4;
+        Map<String, float[]> clipped = weightsAfterOneStep(maxNorm);
+        double appliedNorm = 0;
+        for (String name : start.keySet()) {
+            float[] s = start.get(name);
+            for (int k = 0; k < s.length; k++) {
+                double full = s[k] - unclipped.get(name)[k];
+                double scaled = s[k] - clipped.get(name)[k];
+                double expected = full * maxNorm / gradNorm;
+                assertThat(scaled).as(name).isCloseTo(expected, within(1e-6 + Math.abs(expected) * 1e-3));
+                appliedNorm += scaled * scaled;
+            }
+        }
+        assertThat(Math.sqrt(appliedNorm)).isCloseTo(maxNorm, within(maxNorm * 1e-3));
     }
 
     @Test

@@ -56,9 +56,15 @@ class StrategyEffectsTest {
         }
     }
 
+    /**
+     * Each BatchNorm policy on a full fine-tune: KEEP_STATISTICS keeps the running statistics bit for
+     * bit and trains scale and shift; TRAIN trains both; FREEZE_AFFINE ("training mode with scale
+     * and shift frozen; running statistics still update") keeps scale and shift bit for bit while
+     * the statistics update. The convolutions and the head train under every policy.
+     */
     @Test
-    void keepStatisticsPolicyLeavesRunningStatisticsBitIdentical() throws Exception {
-        for (BatchNormPolicy policy : new BatchNormPolicy[] {BatchNormPolicy.KEEP_STATISTICS, BatchNormPolicy.TRAIN}) {
+    void batchNormPoliciesDecideWhetherStatisticsAndScaleAndShiftChange() throws Exception {
+        for (BatchNormPolicy policy : BatchNormPolicy.values()) {
             try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
                 var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 30, 10, 30, 12);
                 Map<String, float[]> before = Weights.snapshot(model.getBlock());
@@ -68,23 +74,39 @@ class StrategyEffectsTest {
                 Map<String, float[]> after = Weights.snapshot(model.getBlock());
                 int stats = 0;
                 int changedStats = 0;
+                int affine = 0;
                 int movedAffine = 0;
+                int movedWeights = 0;
                 for (Pair<String, Parameter> p : model.getBlock().getParameters()) {
                     Parameter.Type t = p.getValue().getType();
                     boolean same = Arrays.equals(after.get(p.getKey()), before.get(p.getKey()));
                     if (t == Parameter.Type.RUNNING_MEAN || t == Parameter.Type.RUNNING_VAR) {
                         stats++;
                         changedStats += same ? 0 : 1;
-                    } else if ((t == Parameter.Type.GAMMA || t == Parameter.Type.BETA) && !same) {
-                        movedAffine++;
+                    } else if (t == Parameter.Type.GAMMA || t == Parameter.Type.BETA) {
+                        affine++;
+                        movedAffine += same ? 0 : 1;
+                    } else if (t == Parameter.Type.WEIGHT && !same) {
+                        movedWeights++;
                     }
                 }
                 assertThat(stats).isEqualTo(8); // 4 BatchNorm layers
-                assertThat(movedAffine).as("BN scale/shift train under %s", policy).isEqualTo(8);
-                if (policy == BatchNormPolicy.KEEP_STATISTICS) {
-                    assertThat(changedStats).as("running statistics changed under %s", policy).isZero();
-                } else {
-                    assertThat(changedStats).as("TRAIN updates running statistics").isEqualTo(8);
+                assertThat(affine).isEqualTo(8);
+                assertThat(movedWeights).as("4 convolutions and the head train under %s", policy).isEqualTo(5);
+                switch (policy) {
+                    case KEEP_STATISTICS -> {
+                        assertThat(changedStats).as("running statistics changed under %s", policy).isZero();
+                        assertThat(movedAffine).as("BN scale/shift train under %s", policy).isEqualTo(8);
+                    }
+                    case TRAIN -> {
+                        assertThat(changedStats).as("TRAIN updates running statistics").isEqualTo(8);
+                        assertThat(movedAffine).as("BN scale/shift train under %s", policy).isEqualTo(8);
+                    }
+                    case FREEZE_AFFINE -> {
+                        assertThat(changedStats).as("FREEZE_AFFINE updates running statistics").isEqualTo(8);
+                        assertThat(movedAffine).as("BN scale/shift moved under FREEZE_AFFINE").isZero();
+                    }
+                    default -> throw new AssertionError("a policy without expectations: " + policy);
                 }
             }
         }

@@ -15,9 +15,10 @@ import java.util.function.ToLongFunction;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * 2,000 training steps, and 50 stages created and closed on one model, keep memory flat (under 2%):
- * the native arrays alive (exactly), the C heap that libtorch and DJL hold, the Java heap after a GC,
- * and resident memory less the freed memory glibc keeps for reuse (resident memory itself within 10%).
+ * 2,000 training steps, and 50 stages created and closed on one model, keep memory flat: the native
+ * arrays alive (exactly), the C heap that libtorch and DJL hold and the Java heap after a GC (under
+ * 2%), resident memory less the freed memory glibc keeps for reuse (under 5%) and resident memory
+ * itself (under 10%).
  * Each runs in a child JVM whose Java heap is committed and touched up front ({@code -Xms = -Xmx},
  * {@code -XX:+AlwaysPreTouch}): otherwise resident memory climbs, in a fresh JVM, as the collector
  * first touches heap pages it had committed but not used (measured: +27% over 3,000 steps of a plain
@@ -25,6 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * over a window early and late in the run ({@link MemoryProbe#floor}).
  */
 class SoakTest {
+
+    /** The bound on the growth of resident memory less glibc's free pool (see {@link Span#assertFlat}). */
+    static final double HELD_BOUND = 0.05;
 
     /** Samples early and late in a run. */
     private record Span(List<Sample> early, List<Sample> late) {
@@ -54,9 +58,14 @@ class SoakTest {
             assertThat(growth(Sample::nativeOutsideJvm)).as("C heap in use outside the JVM").isLessThan(0.02);
             assertThat(growth(Sample::heap)).as("Java heap after GC").isLessThan(0.02);
             // resident memory also counts freed memory that glibc keeps in its arenas for reuse, which grows
-            // in steps of a few MB as they fragment (+0.7% to +7.5% seen); less that pool it is flat, and the
-            // pool stays bounded. A leak of one batch per step would add ~45 MB (10%).
-            assertThat(growth(Sample::held)).as("resident memory less glibc's free pool").isLessThan(0.02);
+            // in steps of a few MB as they fragment (+0.7% to +7.5% seen); less that pool it moved -3.3% to
+            // +1.75% (about -13 to +7 MB of ~400 MB) in runs without a leak, the allocator's level shifts.
+            // The bound, 5% (20 MB), is 1.7 points above the largest move seen either way; a leak of one
+            // input batch (8 images, 25 KB) per step adds 40 MB (10%) over the 1,600 steps between the
+            // windows (measured +9.4% with 25 KB of direct memory kept per step, which no other measure
+            // here saw). DJL arrays and the C heap have their own, tighter checks above; a leak of under
+            // about 12 KB per step outside both would pass.
+            assertThat(growth(Sample::held)).as("resident memory less glibc's free pool").isLessThan(HELD_BOUND);
             assertThat(growth(Sample::resident)).as("resident memory").isLessThan(0.10);
         }
     }
@@ -84,7 +93,8 @@ class SoakTest {
         Span span = new Span(rows.subList(21, 41), rows.subList(rows.size() - 20, rows.size()));
         System.out.println("RELIABILITY soak: 2000 steps of full fine-tuning, batch 8 (floors of steps 200-400 and"
                 + " 1800-2000, child JVM with a touched heap): " + span.describe());
-        // a leak of one batch per 100 steps would add 8 MB: 15% of the C heap, 2% of resident memory
+        // a leak of 8 MB over the run (e.g. 0.5 MB every 100 steps) is 15% of the C heap, caught there,
+        // and 2% of resident memory, within the noise of that measure
         span.assertFlat();
     }
 

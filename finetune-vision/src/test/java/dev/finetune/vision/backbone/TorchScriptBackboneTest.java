@@ -7,15 +7,22 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.ArrayDataset;
 import ai.djl.training.dataset.Batch;
+import ai.djl.training.loss.Loss;
 import ai.djl.util.Pair;
 import dev.finetune.core.FineTuner;
 import dev.finetune.core.checkpoint.Checkpoint;
 import dev.finetune.core.groups.LayerGroup;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.head.HeadReplacer;
+import dev.finetune.core.internal.PlanOptimizer;
+import dev.finetune.core.internal.TrainingLoop;
+import dev.finetune.core.plan.EpochPlan;
+import dev.finetune.core.plan.OptimizerSpec;
+import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.stage.Stage;
@@ -28,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +43,7 @@ import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 /** Fine-tuning from committed TorchScript fixtures (see src/test/fixtures/export_torchscript.py). */
 class TorchScriptBackboneTest {
@@ -121,6 +130,7 @@ class TorchScriptBackboneTest {
     void checkpointOfATorchScriptModelRestoresItsOutputs() throws Exception {
         Path file = dir.resolve("ts.ckpt");
         float[] expected;
+        Map<String, float[]> saved; // the checkpoint's values, read from the trained module
         try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
             ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 20, 0, 3), CLASSES, 25, true);
@@ -131,6 +141,7 @@ class TorchScriptBackboneTest {
             Checkpoint.load(file).restoreInto(tuner.block(), model.getNDManager());
             NDArray probe = train.get(m, 0).getData().head().expandDims(0);
             expected = forwardEval(tuner.block(), model, probe).toFloatArray();
+            saved = snapshot(tuner.block());
         }
         try (Model fresh = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
                 NDManager m = NDManager.newBaseManager()) {
@@ -139,13 +150,81 @@ class TorchScriptBackboneTest {
             NDArray probe = train.get(m, 0).getData().head().expandDims(0);
             tuner.block().initialize(fresh.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, probe.getShape());
             float[] untrained = forwardEval(tuner.block(), fresh, probe).toFloatArray();
+            Map<String, float[]> before = snapshot(tuner.block());
             Checkpoint.load(file).restoreInto(tuner.block(), fresh.getNDManager());
             float[] restored = forwardEval(tuner.block(), fresh, probe).toFloatArray();
             assertThat(restored).containsExactly(expected);
             assertThat(restored).isNotEqualTo(untrained);
-            // the restored module's parameters are the ones training would now update
-            Map<String, float[]> weights = snapshot(tuner.block());
-            assertThat(weights).hasSize(snapshot(tuner.block()).size());
+            // the parameters training would now update (every layer group's, head included) hold the
+            // checkpoint's values, each of which differs from the fresh module's
+            assertThat(before.keySet()).containsExactlyElementsOf(saved.keySet());
+            List<Pair<String, Parameter>> trainable = LayerGroups.of(tuner.block()).asList().stream()
+                    .flatMap(g -> g.parameters().stream()).collect(Collectors.toList());
+            assertThat(trainable.stream().map(Pair::getKey)).containsExactlyInAnyOrderElementsOf(saved.keySet());
+            for (Pair<String, Parameter> p : trainable) {
+                assertThat(before.get(p.getKey())).as("%s before the restore", p.getKey())
+                        .isNotEqualTo(saved.get(p.getKey()));
+                assertThat(p.getValue().getArray().toFloatArray()).as("%s restored", p.getKey())
+                        .containsExactly(saved.get(p.getKey()));
+            }
+        }
+    }
+
+    /**
+     * TorchScript names a BatchNorm's scale {@code weight}, so DJL types it WEIGHT, not GAMMA: decay
+     * must skip it by its rank. With zero gradients, AdamW moves a weight by decay alone: rank-2+
+     * kernels and matrices shrink by {@code lr * wd}, rank-1 tensors stay exactly as they were.
+     */
+    @Test
+    void weightDecaySkipsRankOneTensorsThatTorchScriptTypesAsWeights() throws Exception {
+        try (Model model = TorchScriptBackbone.load(FIXTURES.resolve("tiny-cnn-embedding.pt"));
+                NDManager m = NDManager.newBaseManager(); NDManager step = NDManager.newBaseManager();
+                PlanOptimizer opt = new PlanOptimizer(OptimizerSpec.adamW(), model.getNDManager())) {
+            FineTuner tuner = FineTuner.from(model).optHeadReplacer(HeadReplacer.append()).replaceHead(CLASSES.length);
+            Block block = tuner.block();
+            ArrayDataset train = TorchScriptFixtures.rgb32(fashion, m, fashion.sample(CLASSES, 2, 0, 4), CLASSES, 10, false);
+            try (Batch batch = train.getData(m).iterator().next()) {
+                block.initialize(model.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32,
+                        batch.getData().head().getShape());
+                double lr = 0.1;
+                double wd = 0.5;
+                EpochPlan plan = Stage.full().withLearningRate(lr).withWeightDecay(wd).withSchedule(Schedule.constant())
+                        .plan(LayerGroups.of(block), 0);
+                TrainingLoop.applyPlan(plan);
+                List<String> rankOneWeights = plan.trainable().stream()
+                        .filter(e -> e.parameter().getType() == Parameter.Type.WEIGHT
+                                && e.parameter().getArray().getShape().dimension() == 1)
+                        .map(EpochPlan.Trainable::name).collect(Collectors.toList());
+                // bn1, layer1.1 and layer2.1: the module's BatchNorm scales, typed WEIGHT by their names
+                assertThat(rankOneWeights).hasSize(3).allMatch(n -> n.matches(".*(bn1|layer1\\.1|layer2\\.1)\\.weight"));
+                List<float[]> before = new ArrayList<>();
+                for (EpochPlan.Trainable e : plan.trainable()) {
+                    before.add(e.parameter().getArray().toFloatArray());
+                }
+                try (GradientCollector gc = model.getNDManager().getEngine().newGradientCollector()) {
+                    NDList out = block.forward(new ParameterStore(model.getNDManager(), false), batch.getData(), true);
+                    gc.backward(Loss.softmaxCrossEntropyLoss().evaluate(batch.getLabels(), out).mul(0f));
+                }
+                opt.step(plan, 1.0, step);
+                int decayed = 0;
+                for (int i = 0; i < plan.trainable().size(); i++) {
+                    EpochPlan.Trainable e = plan.trainable().get(i);
+                    float[] after = e.parameter().getArray().toFloatArray();
+                    if (e.parameter().getArray().getShape().dimension() >= 2) {
+                        assertThat(e.decays()).as("%s decays", e.name()).isTrue();
+                        for (int k = 0; k < after.length; k++) {
+                            double expected = before.get(i)[k] * (1 - lr * wd);
+                            assertThat((double) after[k]).as(e.name())
+                                    .isCloseTo(expected, within(1e-7 + Math.abs(expected) * 1e-5));
+                        }
+                        decayed++;
+                    } else {
+                        assertThat(e.decays()).as("%s decays", e.name()).isFalse();
+                        assertThat(after).as("%s (rank 1) unchanged", e.name()).containsExactly(before.get(i));
+                    }
+                }
+                assertThat(decayed).as("conv kernels and the head's matrix").isEqualTo(4);
+            }
         }
     }
 

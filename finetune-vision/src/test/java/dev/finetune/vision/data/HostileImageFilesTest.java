@@ -5,11 +5,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /**
  * Damaged and crafted image files fed to {@link ImageFiles}: each is refused with an IOException
@@ -98,14 +100,14 @@ class HostileImageFilesTest {
         Files.write(huge, HostileInputs.pngClaiming(50_000, 50_000));
         assertThat(Files.size(huge)).isLessThan(100);
         assertThat(ImageFiles.size(huge)).containsExactly(50_000, 50_000); // the crafted header is valid
-        long start = System.nanoTime();
-        String message = tally.read(huge, ImageFiles.DEFAULT_MAX_PIXELS);
-        long millis = (System.nanoTime() - start) / 1_000_000;
+        // the message is the header check's: without that check the JDK's reader fails on its own ("Can
+        // not read image of the size 50000 by 50000"). The timeout only guards against a hang; it is
+        // not a performance claim
+        String message = assertTimeoutPreemptively(Duration.ofSeconds(30),
+                () -> tally.read(huge, ImageFiles.DEFAULT_MAX_PIXELS));
         assertThat(message).startsWith(huge.toString())
                 .contains("the header says 50000x50000 pixels, more than the limit of " + ImageFiles.DEFAULT_MAX_PIXELS)
                 .contains("it was not decoded");
-        // decoding would need 7.5 GB of pixels (more than the test heap); refusing it reads ~70 bytes
-        assertThat(millis).as("refused from the header").isLessThan(2_000);
 
         // the same header is accepted at a small size: the crafted file itself is well formed
         Path tiny = dir.resolve("tiny.png");

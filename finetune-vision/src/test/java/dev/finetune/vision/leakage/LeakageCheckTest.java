@@ -25,30 +25,40 @@ import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Planted duplicates of real photos and Fashion-MNIST items are found; distinct images are not. */
+/**
+ * Planted duplicates of real photos and Fashion-MNIST items are found; distinct images are not, nor is
+ * a cropped copy whose hash lies beyond the limit. Every planted copy lies well inside the default
+ * limit (at most half of it), so that the test does not rest on a distance at the limit itself.
+ */
 class LeakageCheckTest {
 
     private static final Path SKIMAGE = Paths.get("/usr/lib/python3/dist-packages/skimage/data");
     private static final String[] PHOTOS = {"chelsea.png", "coffee.png", "astronaut.png", "camera.png", "rocket.jpg", "coins.png"};
+    /** {@link LeakageCheck.Builder}'s default distance limit, in bits. */
+    private static final int LIMIT = 6;
 
     @TempDir
     static Path dir;
     static Map<String, List<Path>> splits = new LinkedHashMap<>();
     static Map<Path, Path> planted = new LinkedHashMap<>(); // validation copy -> train original
     static Path exactCopy;
+    static Path beyondLimit; // a cropped copy: the same photo, but a hash beyond the limit
+    static Path beyondLimitOriginal;
     static Path broken;
 
     @BeforeAll
     static void plant() throws Exception {
         List<Path> train = new ArrayList<>();
         List<Path> val = new ArrayList<>();
+        Map<String, Path> photos = new LinkedHashMap<>();
         for (String name : PHOTOS) {
             Path src = SKIMAGE.resolve(name);
-            if (Files.exists(src)) {
-                Path copy = dir.resolve("train-" + name);
-                Files.copy(src, copy);
-                train.add(copy);
-            }
+            assertThat(src).as("scikit-image's sample photo %s is missing: install the Debian package python3-skimage"
+                    + " (.ci/run does)", src).isRegularFile();
+            Path copy = dir.resolve("train-" + name);
+            Files.copy(src, copy);
+            train.add(copy);
+            photos.put(name, copy);
         }
         FashionMnist.Split fashion = FashionMnist.test();
         List<Integer> items = FashionMnist.pick(fashion, new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 6, 0, 91);
@@ -59,17 +69,23 @@ class LeakageCheckTest {
         }
         // planted copies in validation
         exactCopy = dir.resolve("val-chelsea-copy.png");
-        Files.copy(train.get(0), exactCopy);
-        plantCopy(val, exactCopy, train.get(0));
-        BufferedImage coffee = ImageIO.read(train.get(1).toFile());
-        plantCopy(val, jpeg(coffee, dir.resolve("val-coffee-reencoded.jpg")), train.get(1));
-        BufferedImage astronaut = ImageIO.read(train.get(2).toFile());
-        plantCopy(val, png(resize(astronaut, 0.5), dir.resolve("val-astronaut-half.png")), train.get(2));
-        BufferedImage camera = ImageIO.read(train.get(3).toFile());
-        plantCopy(val, png(brighten(camera, 20), dir.resolve("val-camera-brighter.png")), train.get(3));
+        Files.copy(photos.get("chelsea.png"), exactCopy);
+        plantCopy(val, exactCopy, photos.get("chelsea.png"));
+        Path coffee = photos.get("coffee.png");
+        plantCopy(val, jpeg(ImageIO.read(coffee.toFile()), dir.resolve("val-coffee-reencoded.jpg")), coffee);
+        Path astronaut = photos.get("astronaut.png");
+        plantCopy(val, png(resize(ImageIO.read(astronaut.toFile()), 0.5), dir.resolve("val-astronaut-half.png")), astronaut);
+        Path camera = photos.get("camera.png");
+        plantCopy(val, png(brighten(ImageIO.read(camera.toFile()), 20), dir.resolve("val-camera-brighter.png")), camera);
+        Path rocket = photos.get("rocket.jpg");
+        plantCopy(val, png(resize(ImageIO.read(rocket.toFile()), 2.0), dir.resolve("val-rocket-upscaled.png")), rocket);
         Path fashionTrain = train.stream().filter(p -> p.getFileName().toString().contains("fashion")).findFirst().orElseThrow();
-        BufferedImage item = ImageIO.read(fashionTrain.toFile());
-        plantCopy(val, png(resize(item, 3.0), dir.resolve("val-fashion-upscaled.png")), fashionTrain);
+        plantCopy(val, png(brighten(ImageIO.read(fashionTrain.toFile()), 10), dir.resolve("val-fashion-brighter.png")),
+                fashionTrain);
+        // the middle 90% of a photo: a copy, but one whose hash lies beyond the limit; it must not be reported
+        beyondLimitOriginal = photos.get("coins.png");
+        beyondLimit = png(crop(ImageIO.read(beyondLimitOriginal.toFile()), 0.9), dir.resolve("val-coins-cropped.png"));
+        val.add(beyondLimit);
         broken = dir.resolve("val-empty.png");
         Files.createFile(broken);
         val.add(broken);
@@ -94,6 +110,7 @@ class LeakageCheckTest {
         assertThat(bySecond.get(exactCopy).kind()).isEqualTo(LeakageCheck.Kind.EXACT);
         assertThat(report.leaks().stream().filter(l -> l.kind() == LeakageCheck.Kind.NEAR).count())
                 .isEqualTo(planted.size() - 1);
+        assertThat(bySecond).as("the crop beyond the limit").doesNotContainKey(beyondLimit);
         assertThat(report.countsBySplitPair()).containsEntry("train/validation", planted.size());
         assertThat(report.unreadable()).singleElement().satisfies(u -> {
             assertThat(u.file()).isEqualTo(broken);
@@ -107,26 +124,34 @@ class LeakageCheckTest {
     }
 
     @Test
-    void distinctImagesAreFarApart() throws Exception {
+    void plantedCopiesLieWellInsideTheLimitAndDistinctImagesBeyondIt() throws Exception {
         List<Path> all = new ArrayList<>(splits.get("train"));
         all.addAll(splits.get("validation"));
         all.removeAll(planted.keySet());
+        all.remove(beyondLimit);
         all.remove(broken);
+        long[] hashes = new long[all.size()];
+        for (int i = 0; i < all.size(); i++) {
+            hashes[i] = ImageHashes.perceptual(all.get(i));
+        }
         int closest = 64;
         for (int i = 0; i < all.size(); i++) {
             for (int j = i + 1; j < all.size(); j++) {
-                closest = Math.min(closest, ImageHashes.distance(ImageHashes.perceptual(all.get(i)), ImageHashes.perceptual(all.get(j))));
+                closest = Math.min(closest, ImageHashes.distance(hashes[i], hashes[j]));
             }
         }
-        int farthestCopy = 0;
+        Map<String, Integer> copies = new LinkedHashMap<>();
         for (Map.Entry<Path, Path> e : planted.entrySet()) {
-            farthestCopy = Math.max(farthestCopy,
+            copies.put(e.getKey().getFileName().toString(),
                     ImageHashes.distance(ImageHashes.perceptual(e.getKey()), ImageHashes.perceptual(e.getValue())));
         }
-        System.out.printf("HASH closest distinct pair %d, farthest planted copy %d%n", closest, farthestCopy);
-        // the default limit (6 bits) separates them
-        assertThat(farthestCopy).isLessThanOrEqualTo(6);
-        assertThat(closest).isGreaterThan(6);
+        int cropped = ImageHashes.distance(ImageHashes.perceptual(beyondLimit), ImageHashes.perceptual(beyondLimitOriginal));
+        System.out.printf("HASH closest distinct pair %d, planted copies %s, cropped copy %d (limit %d)%n",
+                closest, copies, cropped, LIMIT);
+        // each planted copy at most half the limit away: a hash that moved a step would still find it
+        copies.forEach((name, d) -> assertThat(d).as("distance of the planted %s", name).isLessThanOrEqualTo(LIMIT / 2));
+        assertThat(cropped).as("the cropped copy lies beyond the limit").isGreaterThan(LIMIT + 2);
+        assertThat(closest).isGreaterThan(LIMIT);
     }
 
     private static BufferedImage grey(byte[] pixels) {
@@ -142,6 +167,16 @@ class LeakageCheckTest {
         Graphics2D g = out.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
         g.drawImage(src, 0, 0, w, h, null);
+        g.dispose();
+        return out;
+    }
+
+    private static BufferedImage crop(BufferedImage src, double keep) {
+        int w = (int) Math.round(src.getWidth() * keep);
+        int h = (int) Math.round(src.getHeight() * keep);
+        BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        g.drawImage(src, -(src.getWidth() - w) / 2, -(src.getHeight() - h) / 2, null);
         g.dispose();
         return out;
     }
