@@ -67,6 +67,11 @@ public final class ImageDataset extends RandomAccessDataset {
         return background;
     }
 
+    /** @return the largest image, in pixels, this dataset decodes (checked before decoding) */
+    public long maxPixels() {
+        return maxPixels;
+    }
+
     /**
      * Runs the pipeline once on a blank image of each distinct image size of the catalog (no file
      * is decoded; a training pipeline made by an {@code ImagePipeline} runs as a twin, so its random
