@@ -23,7 +23,7 @@ import java.util.function.ToLongFunction;
  * sample is the fine-tuner's look at the first batch, then one per epoch): resident memory, the Java
  * heap after a GC, the native arrays alive in DJL's managers and, where {@link NativeHeap} can read
  * it, the C heap outside the JVM and the freed bytes the allocator keeps. For soak tests and benchmarks:
- * published in the core's test-jar, not part of the library.
+ * compiled into finetune-testkit (never deployed), not part of the library.
  */
 public final class MemoryProbe implements Dataset {
 

@@ -23,8 +23,8 @@ import javax.management.ObjectName;
  * {@code -XX:NativeMemoryTracking=summary} for the JVM's share). Without them {@link #available()}
  * is false and {@link #reason()} says which part is missing; the library itself never needs it.
  *
- * <p>A test and benchmark tool, published in the core's test-jar ({@code finetune-core}, type
- * {@code test-jar}), not part of the library.
+ * <p>A test and benchmark tool, compiled into finetune-testkit (never deployed), not part of the
+ * library.
  */
 public final class NativeHeap {
 
