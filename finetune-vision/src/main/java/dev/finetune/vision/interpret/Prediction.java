@@ -21,7 +21,19 @@ import java.util.Objects;
 public record Prediction(int index, Path path, int trueClass, String trueName, int predicted, String predictedName,
         double probability, double trueProbability, double loss) {
 
-    /** Checks the fields. */
+    /**
+     * Checks the fields.
+     *
+     * @param index the image's position in the dataset
+     * @param path the image file
+     * @param trueClass the label's class index
+     * @param trueName the label's class name
+     * @param predicted the predicted class index
+     * @param predictedName the predicted class name
+     * @param probability the softmax probability of the predicted class
+     * @param trueProbability the softmax probability of the true class
+     * @param loss the cross-entropy of this image
+     */
     public Prediction {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(trueName, "trueName");
