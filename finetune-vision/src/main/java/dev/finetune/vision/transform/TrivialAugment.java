@@ -88,8 +88,8 @@ public final class TrivialAugment implements Transform {
         return d.op().apply(array, d.magnitude(), fill);
     }
 
-    /** One draw: the operation and its signed magnitude. */
-    record Draw(AugmentOp op, double magnitude) {}
+    /** One draw: the operation, the magnitude step (0 to 30) and the signed magnitude. */
+    record Draw(AugmentOp op, int step, double magnitude) {}
 
     /** Draws the next image's operation and magnitude (three draws, whatever is drawn). */
     Draw next() {
@@ -98,7 +98,7 @@ public final class TrivialAugment implements Transform {
         int k = random.nextInt(BINS);
         boolean negative = random.nextBoolean();
         double m = magnitude(op, k);
-        return new Draw(op, op.signed() && negative ? -m : m);
+        return new Draw(op, k, op.signed() && negative ? -m : m);
     }
 
     @Override

@@ -32,6 +32,7 @@ class AugmentPoliciesTest {
         TrivialAugment twin = new TrivialAugment(0, 5);
         TrivialAugment other = new TrivialAugment(0, 6);
         Map<AugmentOp, Integer> counts = new EnumMap<>(AugmentOp.class);
+        int[] steps = new int[TrivialAugment.BINS];
         Map<AugmentOp, double[]> range = new EnumMap<>(AugmentOp.class);
         int n = 2800;
         int same = 0;
@@ -40,6 +41,8 @@ class AugmentPoliciesTest {
             assertThat(twin.next()).isEqualTo(d);
             same += other.next().equals(d) ? 1 : 0;
             counts.merge(d.op(), 1, Integer::sum);
+            steps[d.step()]++;
+            assertThat(Math.abs(d.magnitude())).isEqualTo(Math.abs(TrivialAugment.magnitude(d.op(), d.step())));
             double[] r = range.computeIfAbsent(d.op(), k -> new double[] {Double.MAX_VALUE, -Double.MAX_VALUE});
             r[0] = Math.min(r[0], d.magnitude());
             r[1] = Math.max(r[1], d.magnitude());
@@ -48,6 +51,9 @@ class AugmentPoliciesTest {
         assertThat(counts).hasSize(14);
         for (AugmentOp op : AugmentOp.values()) {
             assertThat(counts.get(op)).as(op.name()).isBetween(130, 270); // 200 expected
+        }
+        for (int k = 0; k < steps.length; k++) {
+            assertThat(steps[k]).as("step " + k).isBetween(50, 130); // 90 expected
         }
         // torchvision's wide ranges, both ends nearly reached (the top five of 31 steps, either sign)
         double[][] wide = {{0.99, 0.99 * 26 / 30}, {32, 32.0 * 26 / 30}, {135, 135.0 * 26 / 30}};
@@ -303,6 +309,30 @@ class AugmentPoliciesTest {
                 int area = (bottom - top + 1) * (right - left + 1);
                 assertThat(changed).as("image " + n).isEqualTo(3 * area);
                 assertThat(area / (64.0 * 64)).isBetween(0.015, 0.37);
+            }
+        }
+    }
+
+    @Test
+    void pipelinesWithoutTheNewStepsAugmentAsBefore() {
+        // the training pipeline as it was built before the policies and erasing: four seeds drawn in this order
+        ImagePipeline recipe = ImagePipeline.builder().setSize(64).optColorJitter(0.4f, 0.4f, 0.4f, 0.1f).build();
+        java.util.Random seeds = new java.util.Random(21);
+        long crop = seeds.nextLong();
+        long flip = seeds.nextLong();
+        long rotation = seeds.nextLong();
+        long jitter = seeds.nextLong();
+        Pipeline before = new Pipeline(new GreyToRgb(), new ToFloat(),
+                new ResizedCrop(64, 64, 0.08, 1, 3.0 / 4, 4.0 / 3, crop), new HorizontalFlip(0.5, flip),
+                new Rotation(10, 0, rotation), new ColorJitter(0.4f, 0.4f, 0.4f, 0.1f, jitter),
+                new ai.djl.modality.cv.transform.ToTensor(),
+                new dev.finetune.vision.image.Normalization(ImagePipeline.IMAGENET_MEAN, ImagePipeline.IMAGENET_STD));
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray cat = Photos.load(m, "chelsea.png", Image.Flag.COLOR);
+            List<NDArray> now = draws(recipe.training(21), cat, 4);
+            List<NDArray> then = draws(before, cat, 4);
+            for (int i = 0; i < 4; i++) {
+                assertThat(now.get(i).contentEquals(then.get(i))).as("image " + i).isTrue();
             }
         }
     }
