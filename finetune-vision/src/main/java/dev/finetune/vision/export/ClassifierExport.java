@@ -62,6 +62,9 @@ import java.util.Properties;
  */
 public final class ClassifierExport {
 
+    /** The {@code serving.properties} key stating the test-time augmentation of the served predictions. */
+    public static final String TTA_PROPERTY = "finetune.testTimeAugmentation";
+
     private ClassifierExport() {}
 
     /**
@@ -226,6 +229,11 @@ public final class ClassifierExport {
      */
     public static void save(Model model, Path dir, String name, List<String> classNames, Preprocessing preprocessing)
             throws IOException {
+        write(model, dir, name, classNames, preprocessing, null);
+    }
+
+    private static void write(Model model, Path dir, String name, List<String> classNames, Preprocessing preprocessing,
+            String augmentation) throws IOException {
         if (classNames.isEmpty()) {
             throw new IllegalArgumentException("Give the class names of the head.");
         }
@@ -266,8 +274,56 @@ public final class ClassifierExport {
             p.setProperty("blockFactory", TorchScriptClassifierBlockFactory.class.getName());
             p.setProperty(TorchScriptClassifierBlockFactory.LAYOUT, layout);
         }
+        if (augmentation != null) {
+            p.setProperty(TTA_PROPERTY, augmentation);
+        }
         try (Writer w = Files.newBufferedWriter(dir.resolve("serving.properties"), StandardCharsets.UTF_8)) {
             p.store(w, "finetune export: DJL image classification translator settings");
+        }
+    }
+
+    /**
+     * Saves the model directory with test-time augmentation carried into its predictions: the
+     * saved block is the model's wrapped by {@link TestTimeAugmentation#wrap}, so that every served
+     * prediction is the probabilities averaged over the augmentation's views, as
+     * {@link TestTimeAugmentation#evaluate} measured them. The model's own block is left as it is.
+     * {@code serving.properties} states the views ({@value #TTA_PROPERTY}); a TorchScript
+     * classifier reloads with {@link #load} as before, a DJL-built block with
+     * {@code criteria(dir).optBlock(tta.wrap(architecture))}. Costs one forward pass per view.
+     *
+     * @param model the fine-tuned model (its block holds the new head)
+     * @param dir the directory, created if needed
+     * @param name the model name (the weights file prefix)
+     * @param classNames class names in label order
+     * @param preprocessing how images become inputs
+     * @param augmentation the views averaged in every prediction
+     * @throws IOException if writing fails
+     */
+    public static void save(Model model, Path dir, String name, List<String> classNames, Preprocessing preprocessing,
+            TestTimeAugmentation augmentation) throws IOException {
+        Objects.requireNonNull(augmentation, "augmentation: give the views, e.g. TestTimeAugmentation.mirror()");
+        Block own = model.getBlock();
+        if (own == null) {
+            throw new IllegalArgumentException("The model has no block: fit or load it first.");
+        }
+        Block wrapped = augmentation.wrap(own);
+        Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
+        model.setBlock(wrapped);
+        try {
+            for (ai.djl.util.Pair<String, Parameter> p : own.getParameters()) {
+                if (!p.getValue().isInitialized()) {
+                    throw new IllegalStateException("The model's parameter " + p.getKey() + " has no value yet (a new"
+                            + " head gets its values in fit): fit the model, or restore a checkpoint into it, before"
+                            + " exporting. Nothing was written.");
+                }
+            }
+            if (own instanceof SymbolBlock && !own.isInitialized()) {
+                own.initialize(model.getNDManager(), DataType.FLOAT32, input); // as save does for a bare module
+            }
+            wrapped.initialize(model.getNDManager(), DataType.FLOAT32, input); // records the input shape; values kept
+            write(model, dir, name, classNames, preprocessing, augmentation.describe());
+        } finally {
+            model.setBlock(own);
         }
     }
 

@@ -21,8 +21,11 @@ import java.util.StringJoiner;
  * {@code serving.properties} as DJL's {@code blockFactory}. The layout is a small expression over
  * the parts this library builds: {@code torchscript} (the module), {@code linear} (a DJL
  * {@code Linear} head), {@code sqrt-l2} (the bottleneck scaling, {@code FeatureScaling.SQRT_L2}),
- * {@code a+b} (a sequence) and {@code mirror(a)} (test-time mirroring, averaged); for example
- * {@code torchscript+linear} or {@code mirror(torchscript+sqrt-l2)+linear}.
+ * {@code a+b} (a sequence), {@code mirror(a)} (test-time mirroring, the outputs averaged) and
+ * {@code tta[views](a)} (test-time augmentation of a whole classifier, its probabilities averaged
+ * over the views of {@link TestTimeAugmentation}: {@code identity}, {@code mirror},
+ * {@code crops=0.875} or {@code mirror,crops=0.875}); for example {@code torchscript+linear},
+ * {@code mirror(torchscript+sqrt-l2)+linear} or {@code tta[mirror](torchscript+linear)}.
  */
 public final class TorchScriptClassifierBlockFactory implements BlockFactory {
 
@@ -64,6 +67,11 @@ public final class TorchScriptClassifierBlockFactory implements BlockFactory {
         if (block instanceof MirrorAverageBlock m) {
             String inner = describe(m.inner());
             return inner == null ? null : MirrorAverageBlock.LAYOUT + "(" + inner + ")";
+        }
+        if (block instanceof AverageOfViewsBlock v) {
+            String inner = describe(v.inner());
+            return inner == null ? null
+                    : TestTimeAugmentation.LAYOUT + "[" + v.augmentation().layoutSpec() + "](" + inner + ")";
         }
         // a sequence rebuilds as a sequence only with two or more parts, none itself a sequence
         if (block instanceof SequentialBlock && block.getChildren().size() >= 2) {
@@ -129,6 +137,13 @@ public final class TorchScriptClassifierBlockFactory implements BlockFactory {
         if (part.startsWith(open) && part.endsWith(")")) {
             Block inner = build(part.substring(open.length(), part.length() - 1), manager);
             return inner == null ? null : new MirrorAverageBlock(inner);
+        }
+        String views = TestTimeAugmentation.LAYOUT + "[";
+        int close = part.indexOf("](");
+        if (part.startsWith(views) && close > 0 && part.endsWith(")")) {
+            TestTimeAugmentation augmentation = TestTimeAugmentation.fromLayoutSpec(part.substring(views.length(), close));
+            Block inner = build(part.substring(close + 2, part.length() - 1), manager);
+            return augmentation == null || inner == null ? null : augmentation.wrap(inner);
         }
         return null;
     }

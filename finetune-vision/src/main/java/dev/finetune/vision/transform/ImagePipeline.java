@@ -29,7 +29,9 @@ import java.util.Random;
  *
  * <p>Training: channels, random resized crop (for {@code SQUASH} and {@code PAD} with the ratio
  * relative to the image's and the crop squashed or letterboxed, so the framing matches evaluation),
- * optional horizontal flip, rotation and colour jitter, to tensor, normalise. Evaluation: channels,
+ * optional horizontal flip, rotation and colour jitter, an optional policy ({@code TrivialAugmentWide}
+ * or {@code RandAugment}, off by default), to tensor, normalise, optional random erasing (off by
+ * default). Evaluation: channels,
  * framing, to tensor, normalise: exactly {@link #toPreprocessing()}'s pipeline, which the exported
  * model serves (with the size guard in front unless {@code optAllowUpscale(true)}). Each random step owns
  * a {@link Random} seeded from the pipeline seed, never DJL's global {@code RandomUtils}, so the same
@@ -81,6 +83,11 @@ public final class ImagePipeline {
     private final float[] std;
     private final long seed;
     private final boolean normalizationSet;
+    private final boolean trivialAugment;
+    private final int randAugmentOps;
+    private final int randAugmentMagnitude;
+    private final double erasing;
+    private final RandomErasing.Mode erasingMode;
 
     private ImagePipeline(Builder b) {
         size = b.size;
@@ -109,6 +116,11 @@ public final class ImagePipeline {
         }
         seed = b.seed;
         normalizationSet = b.normalizationSet;
+        trivialAugment = b.trivialAugment;
+        randAugmentOps = b.randAugmentOps;
+        randAugmentMagnitude = b.randAugmentMagnitude;
+        erasing = b.erasing;
+        erasingMode = b.erasingMode;
     }
 
     /** @return a builder with ImageNet defaults; {@link Builder#setSize} is required */
@@ -132,7 +144,9 @@ public final class ImagePipeline {
         Builder b = new Builder().setSize(size).optEvalResize(evalResize).optScale(minScale, maxScale)
                 .optRatio(minRatio, maxRatio).optFlip(flip).optRotation(rotation).optRotationFill(rotationFill)
                 .optColorJitter(brightness, contrast, saturation, hue).optGrey(grey).optAllowUpscale(allowUpscale)
-                .optResizeMode(resizeMode).optBackground(background).optSeed(seed);
+                .optResizeMode(resizeMode).optBackground(background).optSeed(seed)
+                .optTrivialAugment(trivialAugment).optRandAugment(randAugmentOps, randAugmentMagnitude)
+                .optRandomErasing(erasing, erasingMode);
         return normalizationSet ? b.optNormalization(mean, std) : b;
     }
 
@@ -155,6 +169,9 @@ public final class ImagePipeline {
         long flipSeed = seeds.nextLong();
         long rotationSeed = seeds.nextLong();
         long jitterSeed = seeds.nextLong();
+        // drawn after the older steps' seeds, so that pipelines without them augment as before
+        long policySeed = seeds.nextLong();
+        long erasingSeed = seeds.nextLong();
         List<Transform> p = new ArrayList<>();
         p.add(grey ? new RgbToGrey() : new GreyToRgb());
         if (!allowUpscale) {
@@ -171,9 +188,17 @@ public final class ImagePipeline {
         if (brightness > 0 || contrast > 0 || saturation > 0 || hue > 0) {
             p.add(new ColorJitter(brightness, contrast, saturation, hue, jitterSeed));
         }
+        if (trivialAugment) {
+            p.add(new TrivialAugment(rotationFill, policySeed));
+        } else if (randAugmentOps > 0) {
+            p.add(new RandAugment(randAugmentOps, randAugmentMagnitude, rotationFill, policySeed));
+        }
         p.add(new ToTensor());
         if (mean != null) {
             p.add(new Normalization(mean, std));
+        }
+        if (erasing > 0) {
+            p.add(new RandomErasing(erasing, erasingMode, erasingSeed));
         }
         return new DescribedPipeline(this, true, seed, p);
     }
@@ -295,6 +320,26 @@ public final class ImagePipeline {
         return std == null ? null : std.clone();
     }
 
+    /** @return whether training applies TrivialAugmentWide ({@link TrivialAugment}) */
+    public boolean trivialAugment() {
+        return trivialAugment;
+    }
+
+    /** @return RandAugment's operations per image and magnitude step (operations 0: off) */
+    public int[] randAugment() {
+        return new int[] {randAugmentOps, randAugmentMagnitude};
+    }
+
+    /** @return the chance that training erases a rectangle of an image (0: off) */
+    public double randomErasing() {
+        return erasing;
+    }
+
+    /** @return what an erased rectangle is filled with */
+    public RandomErasing.Mode randomErasingMode() {
+        return erasingMode;
+    }
+
     /** @return the seed of {@link #training()} */
     public long seed() {
         return seed;
@@ -306,7 +351,13 @@ public final class ImagePipeline {
                 + "], ratio=[" + minRatio + ", " + maxRatio + "], flip=" + flip + ", rotation=" + rotation
                 + ", jitter=" + Arrays.toString(colorJitter()) + ", grey=" + grey + ", allowUpscale=" + allowUpscale
                 + ", resizeMode=" + resizeMode + ", background=#" + Integer.toHexString(background.getRGB() & 0xffffff)
-                + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + ", seed=" + seed + "}";
+                + ", mean=" + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + ", policy=" + policy()
+                + ", erasing=" + (erasing > 0 ? erasing + " " + erasingMode : "off") + ", seed=" + seed + "}";
+    }
+
+    private String policy() {
+        return trivialAugment ? "TrivialAugmentWide"
+                : randAugmentOps > 0 ? "RandAugment(" + randAugmentOps + ", " + randAugmentMagnitude + ")" : "none";
     }
 
     /**
@@ -330,6 +381,10 @@ public final class ImagePipeline {
             if (evalResize > 0 && evalResize < size) {
                 throw new IllegalArgumentException(
                         "optEvalResize(shortSide) must be at least the size " + size + ", got " + evalResize);
+            }
+            if (trivialAugment && randAugmentOps > 0) {
+                throw new IllegalArgumentException("optTrivialAugment(true) and optRandAugment(" + randAugmentOps + ", "
+                        + randAugmentMagnitude + ") are alternatives: choose one");
             }
             if (normalizationSet && mean != null && mean.length != (grey ? 1 : 3)) {
                 throw new IllegalArgumentException("optNormalization takes " + (grey ? "1 value" : "3 values")

@@ -36,6 +36,11 @@ abstract class PipelineSettings<B extends PipelineSettings<B>> {
     float[] mean;
     float[] std;
     long seed;
+    boolean trivialAugment;
+    int randAugmentOps;
+    int randAugmentMagnitude = 9;
+    double erasing;
+    RandomErasing.Mode erasingMode = RandomErasing.Mode.PIXEL;
 
     /**
      * @param size the network input side (required)
@@ -225,6 +230,65 @@ abstract class PipelineSettings<B extends PipelineSettings<B>> {
      */
     public B optSeed(long seed) {
         this.seed = seed;
+        return self();
+    }
+
+    /**
+     * @param on whether training applies torchvision's {@code TrivialAugmentWide} after the crop,
+     *     flip, rotation and jitter: one operation per image, drawn from fourteen, at a random
+     *     strength of its wide range ({@link TrivialAugment}); default false. It is usually given
+     *     alone: {@code optRotation(0)} and {@code optColorJitter(0, 0, 0, 0)} give torchvision's
+     *     recipe (crop, flip, TrivialAugment, normalise, random erasing). Geometric operations fill
+     *     with {@link #optRotationFill}
+     * @return this builder
+     */
+    public B optTrivialAugment(boolean on) {
+        trivialAugment = on;
+        return self();
+    }
+
+    /**
+     * @param ops operations per image (torchvision's default 2); 0 turns RandAugment off (default)
+     * @param magnitude the strength of every operation, a step of 0 to 30 of its range
+     *     (torchvision's default 9); see {@link RandAugment}. An alternative to
+     *     {@link #optTrivialAugment}, applied at the same place
+     * @return this builder
+     */
+    public B optRandAugment(int ops, int magnitude) {
+        if (ops != 0) {
+            RandAugment.check(ops, magnitude);
+        } else if (magnitude < 0 || magnitude > 30) {
+            throw new IllegalArgumentException("optRandAugment magnitude must be in [0, 30], got " + magnitude);
+        }
+        randAugmentOps = ops;
+        randAugmentMagnitude = magnitude;
+        return self();
+    }
+
+    /**
+     * @param probability chance that training erases a rectangle of an image, in [0, 1]; 0 turns
+     *     it off (default). timm's random erasing ({@link RandomErasing}): area 2% to 1/3 of the
+     *     image, aspect ratio 0.3 to 3.3, applied to the normalised tensor and filled with standard
+     *     normal noise per pixel ({@code RandomErasing.Mode.PIXEL}); 0.25 is timm's and DeiT's usual
+     *     value
+     * @return this builder
+     */
+    public B optRandomErasing(double probability) {
+        return optRandomErasing(probability, RandomErasing.Mode.PIXEL);
+    }
+
+    /**
+     * @param probability chance that training erases a rectangle of an image, in [0, 1]; 0 turns it off
+     * @param mode what the rectangle is filled with: {@code PIXEL} (default: noise per pixel),
+     *     {@code RAND} (a random colour) or {@code CONST} (zeros, the mean colour once normalised)
+     * @return this builder
+     */
+    public B optRandomErasing(double probability, RandomErasing.Mode mode) {
+        if (!(probability >= 0 && probability <= 1)) {
+            throw new IllegalArgumentException("optRandomErasing(probability) must be in [0, 1], got " + probability);
+        }
+        erasingMode = Objects.requireNonNull(mode, "optRandomErasing mode: give CONST, RAND or PIXEL");
+        erasing = probability;
         return self();
     }
 

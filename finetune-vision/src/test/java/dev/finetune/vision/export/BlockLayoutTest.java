@@ -20,7 +20,9 @@ class BlockLayoutTest {
         TorchScriptClassifierBlockFactory factory = new TorchScriptClassifierBlockFactory();
         try (Model model = Model.newInstance("layout", "PyTorch")) {
             for (String layout : new String[] {"torchscript", "torchscript+linear", "torchscript+sqrt-l2+linear",
-                    "mirror(torchscript)+linear", "mirror(torchscript+sqrt-l2)+linear"}) {
+                    "mirror(torchscript)+linear", "mirror(torchscript+sqrt-l2)+linear", "tta[identity](torchscript)",
+                    "tta[mirror](torchscript+linear)", "tta[crops=0.5](torchscript+linear)",
+                    "tta[mirror,crops=0.875](mirror(torchscript+sqrt-l2)+linear)"}) {
                 Block block = factory.newBlock(model, DIR, Map.of(TorchScriptClassifierBlockFactory.LAYOUT, layout));
                 assertThat(TorchScriptClassifierBlockFactory.layoutOf(block)).as(layout).isEqualTo(layout);
             }
@@ -31,7 +33,9 @@ class BlockLayoutTest {
     void aBrokenOrUnknownLayoutIsNamedInTheError() {
         TorchScriptClassifierBlockFactory factory = new TorchScriptClassifierBlockFactory();
         try (Model model = Model.newInstance("layout", "PyTorch")) {
-            for (String layout : new String[] {"mirror(torchscript+linear", "torchscript+softmax", "", "torchscript)+linear"}) {
+            for (String layout : new String[] {"mirror(torchscript+linear", "torchscript+softmax", "", "torchscript)+linear",
+                    "tta[flip](torchscript)", "tta[crops=1.5](torchscript)", "tta[mirror,mirror](torchscript)",
+                    "tta[mirror](torchscript", "tta[](torchscript)", "tta[crops=x](torchscript)"}) {
                 assertThatThrownBy(() -> factory.newBlock(model, DIR,
                         Map.of(TorchScriptClassifierBlockFactory.LAYOUT, layout)))
                         .as(layout).isInstanceOf(IllegalArgumentException.class)
