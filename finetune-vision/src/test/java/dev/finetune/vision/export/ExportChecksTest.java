@@ -5,14 +5,12 @@ import dev.finetune.core.FineTuner;
 import dev.finetune.core.head.HeadReplacer;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
 import dev.finetune.vision.bottleneck.LinearClassifier;
-import dev.finetune.vision.bottleneck.LinearModels;
 import dev.finetune.vision.fixtures.TorchScriptFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -29,16 +27,7 @@ class ExportChecksTest {
 
     @Test
     void aGreyPreprocessingForAnRgbBackboneIsRefusedAtSave() throws Exception {
-        Random random = new Random(1);
-        float[][] x = new float[30][64];
-        int[] y = new int[30];
-        for (int i = 0; i < x.length; i++) {
-            y[i] = i % 3;
-            for (int j = 0; j < 64; j++) {
-                x[i][j] = random.nextFloat() + (j == y[i] ? 2 : 0);
-            }
-        }
-        LinearClassifier head = LinearModels.logisticRegression().train(x, y, 3, 1);
+        LinearClassifier head = ExportClassNamesTest.threeClassHead();
         ClassifierExport.Preprocessing rgb = new ClassifierExport.Preprocessing(32, 32, false, false, null, null);
         ClassifierExport.Preprocessing grey = new ClassifierExport.Preprocessing(32, 32, true, false, null, null);
         try (Model model = TorchScriptBackbone.load(TorchScriptFixtures.EMBEDDING)) {

@@ -28,9 +28,8 @@ class ExportClassNamesTest {
     @TempDir
     Path dir;
 
-    @Test
-    void classNamesMustMatchTheHeadsOutputs() throws Exception {
-        // a three-class head on the 64 features of the embedding; its weights do not matter here
+    /** A three-class linear head on the 64 features of the embedding; its weights do not matter to these tests. */
+    static LinearClassifier threeClassHead() {
         Random random = new Random(1);
         float[][] x = new float[30][64];
         int[] y = new int[30];
@@ -40,7 +39,12 @@ class ExportClassNamesTest {
                 x[i][j] = random.nextFloat() + (j == y[i] ? 2 : 0);
             }
         }
-        LinearClassifier head = LinearModels.logisticRegression().train(x, y, 3, 1);
+        return LinearModels.logisticRegression().train(x, y, 3, 1);
+    }
+
+    @Test
+    void classNamesMustMatchTheHeadsOutputs() throws Exception {
+        LinearClassifier head = threeClassHead();
         try (Model model = TorchScriptBackbone.load(EMBEDDING)) {
             BottleneckHead.attach(model, head, PREPROCESSING);
             for (List<String> names : List.of(List.of("a", "b"), List.of("a", "b", "c", "d"))) {
