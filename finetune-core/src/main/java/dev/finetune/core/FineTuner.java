@@ -250,7 +250,9 @@ public final class FineTuner {
      * @return this
      */
     public FineTuner optClassWeights(float[] weights) {
-        classWeights = CrossEntropy.checkWeights(Objects.requireNonNull(weights, "weights"));
+        // the builder checks them (at least 2, each positive and finite) and keeps a copy
+        classWeights = CrossEntropy.builder().optClassWeights(Objects.requireNonNull(weights, "weights")).build()
+                .classWeights();
         builtLoss = null;
         return this;
     }
@@ -267,7 +269,7 @@ public final class FineTuner {
      * @return this
      */
     public FineTuner optLabelSmoothing(double eps) {
-        labelSmoothing = CrossEntropy.checkSmoothing(eps);
+        labelSmoothing = CrossEntropy.builder().optLabelSmoothing(eps).build().labelSmoothing(); // checks it
         builtLoss = null;
         return this;
     }

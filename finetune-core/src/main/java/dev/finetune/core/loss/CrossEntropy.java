@@ -85,14 +85,8 @@ public final class CrossEntropy extends Loss {
         }
     }
 
-    /**
-     * Checks class weights: at least 2, each positive and finite.
-     *
-     * @param classWeights the weights
-     * @return a copy
-     * @throws IllegalArgumentException naming the first bad weight
-     */
-    public static float[] checkWeights(float[] classWeights) {
+    /** Checks class weights (at least 2, each positive and finite) and copies them. */
+    private static float[] checkWeights(float[] classWeights) {
         if (classWeights.length < 2) {
             throw new IllegalArgumentException("Give one weight per class (at least 2 classes), got "
                     + classWeights.length + ".");
@@ -106,14 +100,8 @@ public final class CrossEntropy extends Loss {
         return classWeights.clone();
     }
 
-    /**
-     * Checks a label smoothing value.
-     *
-     * @param eps the value
-     * @return it, when in [0, 1)
-     * @throws IllegalArgumentException otherwise
-     */
-    public static double checkSmoothing(double eps) {
+    /** Checks a label smoothing value: in [0, 1). */
+    private static double checkSmoothing(double eps) {
         if (!(eps >= 0 && eps < 1)) {
             throw new IllegalArgumentException("Label smoothing must lie in [0, 1) (0 turns it off; 0.1 is usual), got "
                     + eps + ".");
