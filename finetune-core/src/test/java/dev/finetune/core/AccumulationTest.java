@@ -8,6 +8,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.dataset.ArrayDataset;
+import dev.finetune.core.fixtures.InterruptingDataset;
 import dev.finetune.core.fixtures.Weights;
 import dev.finetune.core.plan.OptimizerSpec;
 import dev.finetune.core.result.FineTuneResult;
@@ -156,6 +157,30 @@ class AccumulationTest {
         Run accumulated = fit(stage.withAccumulation(4), 8, 44);
         assertSameWeights(accumulated.weights(), large.weights(), 1e-5);
         assertThat(accumulated.steps()).isEqualTo(4);
+    }
+
+    @Test
+    void aFitStoppedInsideAGroupLeavesNoGradientForALaterStep() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block net = mlp(m);
+            // 76 samples in batches of 8 (10 reads each): read 25 falls in batch 3, so the loop stops before
+            // batch 4 with 3 batches of the first group of 4 accumulated
+            InterruptingDataset train = new InterruptingDataset(data(m, 76, 8, true, 1), 8, Thread.currentThread(), 25);
+            try {
+                assertThatThrownBy(() -> FineTuner.from(net).optNumClasses(CLASSES).optProgress(false)
+                        .stage(Stage.full().withAccumulation(4)).fit(train, data(m, 30, 30, false, 2)))
+                        .isInstanceOf(TrainingInterruptedException.class).hasMessageContaining("training step 1");
+            } finally {
+                Thread.interrupted();
+            }
+            for (var p : net.getParameters()) {
+                double largest = 0;
+                for (float g : p.getValue().getArray().getGradient().toFloatArray()) {
+                    largest = Math.max(largest, Math.abs(g));
+                }
+                assertThat(largest).as("the largest gradient of %s", p.getKey()).isZero();
+            }
+        }
     }
 
     @Test

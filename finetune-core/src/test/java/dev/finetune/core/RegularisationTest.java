@@ -18,6 +18,8 @@ import dev.finetune.core.fixtures.InterruptingDataset;
 import dev.finetune.core.fixtures.ResumableFit;
 import dev.finetune.core.fixtures.SourceModel;
 import dev.finetune.core.fixtures.Weights;
+import dev.finetune.core.internal.BatchMixing;
+import dev.finetune.core.internal.SeededSampling;
 import dev.finetune.core.loss.ClassWeightedCrossEntropy;
 import dev.finetune.core.loss.CrossEntropy;
 import dev.finetune.core.plan.BatchNormPolicy;
@@ -91,6 +93,62 @@ class RegularisationTest {
         // mixed targets are harder to fit: the mixed training loss lies well above the plain one
         assertThat(first.epochs().get(1).trainLoss()).isGreaterThan(unmixed.epochs().get(1).trainLoss() + 0.1);
         assertThat(first.epochs().get(0).trainAccuracy()).as("counted against the dominant label").isBetween(0.0, 1.0);
+    }
+
+    @Test
+    void everyTrainingBatchIsMixedByTheDrawOfItsSeedEpochAndPosition() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            // 4 batches of 4 samples read in order; the first layer records what the network is given
+            float[] values = new float[16 * 3];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) Math.sin(i + 1.0);
+            }
+            NDArray x = m.create(values, new Shape(16, 3));
+            ArrayDataset data = new ArrayDataset.Builder().setData(x)
+                    .optLabels(m.create(new float[] {0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0}))
+                    .setSampling(4, false).build();
+            List<float[]> seen = new ArrayList<>();
+            SequentialBlock recording = new SequentialBlock();
+            recording.add(new ai.djl.nn.AbstractBlock() {
+                @Override
+                protected NDList forwardInternal(ParameterStore ps, NDList in, boolean training,
+                        ai.djl.util.PairList<String, Object> params) {
+                    if (training) {
+                        seen.add(in.head().toFloatArray());
+                    }
+                    return in;
+                }
+
+                @Override
+                public Shape[] getOutputShapes(Shape[] inputs) {
+                    return inputs;
+                }
+            });
+            recording.add(Linear.builder().setUnits(2).build());
+            recording.initialize(m, ai.djl.ndarray.types.DataType.FLOAT32, new Shape(1, 3));
+            MixUp mix = MixUp.of(0.4);
+            FineTuner.from(recording).optNumClasses(2).optProgress(false).optSeed(5)
+                    .stage(Stage.full().withEpochs(2).withMixUp(mix)).fit(data, data);
+            assertThat(seen).hasSize(8);
+            List<Double> lambdas = new ArrayList<>();
+            for (int epoch = 1; epoch <= 2; epoch++) {
+                for (int batch = 0; batch < 4; batch++) {
+                    float[] mixed = seen.get((epoch - 1) * 4 + batch);
+                    BatchMixing.Draw draw = BatchMixing.draw(mix,
+                            SeededSampling.batchSeed(SeededSampling.epochSeed(5, epoch), batch), new Shape(4, 3));
+                    for (int i = 0; i < 4; i++) {
+                        for (int j = 0; j < 3; j++) {
+                            double own = values[(batch * 4 + i) * 3 + j];
+                            double partner = values[(batch * 4 + 3 - i) * 3 + j];
+                            assertThat((double) mixed[i * 3 + j]).as("epoch %d batch %d", epoch, batch)
+                                    .isCloseTo(draw.lambda() * own + (1 - draw.lambda()) * partner, within(1e-6));
+                        }
+                    }
+                    lambdas.add(draw.lambda());
+                }
+            }
+            assertThat(lambdas).doesNotHaveDuplicates();
+        }
     }
 
     @Test
