@@ -11,7 +11,8 @@ import ai.djl.util.Pair;
 import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.head.HeadReplacer;
-import dev.finetune.core.loss.ClassWeightedCrossEntropy;
+import dev.finetune.core.internal.WeightAverage;
+import dev.finetune.core.loss.CrossEntropy;
 import dev.finetune.core.result.CheckpointMetric;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.result.FineTuneResult;
@@ -61,7 +62,19 @@ public final class FineTuner {
     Function<Block, LayerGroups> grouping = LayerGroups::of;
     final List<Stage> stages = new ArrayList<>();
     final List<FineTuneListener> listeners = new ArrayList<>();
-    Loss loss = Loss.softmaxCrossEntropyLoss();
+    /** The loss set by {@link #optLoss}, or null for the library's cross-entropy, and its validation form. */
+    Loss customLoss;
+    private Loss customEvaluationLoss;
+    float[] classWeights;
+    double labelSmoothing;
+    /**
+     * The cross-entropy built from the weights and smoothing, and its validation form, made once (each
+     * keeps its class weights on the model's device): rebuilt when either setting changes.
+     */
+    private CrossEntropy builtLoss;
+    private CrossEntropy builtEvaluationLoss;
+    /** The weight average's decay, 0 for none. */
+    double emaDecay;
     Path checkpointPath;
     CheckpointMetric metric = CheckpointMetric.ACCURACY;
     long seed = 42;
@@ -213,26 +226,97 @@ public final class FineTuner {
     }
 
     /**
-     * @param lossFunction the training loss on (labels, logits); default softmax cross-entropy
+     * Replaces the library's cross-entropy ({@link CrossEntropy}, built from {@link #optClassWeights}
+     * and {@link #optLabelSmoothing}) with another loss, used for training and validation alike. It
+     * cannot be combined with those two (give them to {@link CrossEntropy#builder()} instead), and
+     * stages with MixUp or CutMix need a {@link CrossEntropy}, which takes their soft targets; both
+     * are refused when {@link #fit} starts.
+     *
+     * @param lossFunction the loss on (labels, logits)
      * @return this
      */
     public FineTuner optLoss(Loss lossFunction) {
-        loss = Objects.requireNonNull(lossFunction);
+        customLoss = Objects.requireNonNull(lossFunction);
+        customEvaluationLoss = customLoss instanceof CrossEntropy ? ((CrossEntropy) customLoss).withoutSmoothing()
+                : customLoss;
         return this;
     }
 
     /**
-     * Weighs each class's samples in the training (and validation) loss, e.g. with
-     * {@link dev.finetune.core.loss.ClassCounts#balancedWeights()} for imbalanced data; replaces the
-     * loss with {@link dev.finetune.core.loss.ClassWeightedCrossEntropy}. Pair it with
+     * Weighs each class's samples in the training and validation loss, e.g. with
+     * {@link dev.finetune.core.loss.ClassCounts#balancedWeights()} for imbalanced data: the loss is
+     * {@link CrossEntropy} with these weights (PyTorch's {@code CrossEntropyLoss(weight)}), with the
+     * smoothing of {@link #optLabelSmoothing} if set (in either order). Pair it with
      * {@code optCheckpointMetric(CheckpointMetric.MACRO_F1)}, which rare classes move as much as common ones.
      *
      * @param weights one positive weight per class, in label order
      * @return this
      */
     public FineTuner optClassWeights(float[] weights) {
-        loss = new ClassWeightedCrossEntropy(weights);
+        // the builder checks them (at least 2, each positive and finite) and keeps a copy
+        classWeights = CrossEntropy.builder().optClassWeights(Objects.requireNonNull(weights, "weights")).build()
+                .classWeights();
+        builtLoss = null;
         return this;
+    }
+
+    /**
+     * Smooths the training targets: each one-hot (or MixUp-mixed) target keeps {@code 1 - eps} of its
+     * mass and spreads {@code eps} evenly over the classes (PyTorch's {@code CrossEntropyLoss(
+     * label_smoothing=eps)}; with {@link #optClassWeights}, in either order, the two compose). The
+     * validation loss is reported without smoothing (class weights kept), as timm evaluates, so it
+     * stays comparable between runs with and without smoothing; the training loss is the smoothed
+     * loss the optimizer minimises.
+     *
+     * @param eps the smoothing in [0, 1) (0.1 is usual; 0, the default, turns it off)
+     * @return this
+     */
+    public FineTuner optLabelSmoothing(double eps) {
+        labelSmoothing = CrossEntropy.builder().optLabelSmoothing(eps).build().labelSmoothing(); // checks it
+        builtLoss = null;
+        return this;
+    }
+
+    /**
+     * Keeps an exponential moving average (EMA) of the weights, updated after every optimizer step
+     * with {@code d_t = min(decay, (1 + t) / (10 + t))} ({@code t} the updates so far, a warm-up: the
+     * average follows the weights closely at first). The average is what each epoch's validation
+     * measures, what the best checkpoint holds and what the model ends with (the best epoch's
+     * average; the last epoch's with {@code optRestoreBest(false)}); training goes on from the
+     * weights themselves, which listeners see in {@code control().block()} during the fit. It spans
+     * the whole plan, covering the parameters trained so far and the BatchNorm statistics while a
+     * stage updates them. The last checkpoint ({@link #optLastCheckpoint}) holds both, so a resumed
+     * run continues exactly; a later {@link #fit} starts a new average from the weights the model
+     * holds.
+     *
+     * @param decay the decay per step, in (0, 1): 0.999 remembers about the last 1000 steps, 0.9999
+     *     about 10000 (choose it for the steps the fit runs)
+     * @return this
+     */
+    public FineTuner optEma(double decay) {
+        emaDecay = WeightAverage.checkDecay(decay);
+        return this;
+    }
+
+    /** @return the training loss: {@link #optLoss}'s, or the cross-entropy with the weights and smoothing set */
+    Loss trainingLoss() {
+        if (customLoss != null) {
+            return customLoss;
+        }
+        if (builtLoss == null) {
+            builtLoss = CrossEntropy.builder().optClassWeights(classWeights).optLabelSmoothing(labelSmoothing).build();
+            builtEvaluationLoss = builtLoss.withoutSmoothing();
+        }
+        return builtLoss;
+    }
+
+    /** @return the validation loss: the training loss without label smoothing */
+    Loss evaluationLoss() {
+        if (customLoss != null) {
+            return customEvaluationLoss;
+        }
+        trainingLoss(); // builds both
+        return builtEvaluationLoss;
     }
 
     /**

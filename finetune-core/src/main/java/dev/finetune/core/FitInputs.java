@@ -11,7 +11,9 @@ import ai.djl.training.dataset.Dataset;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Pair;
-import dev.finetune.core.loss.ClassWeightedCrossEntropy;
+import dev.finetune.core.internal.BatchMixing;
+import dev.finetune.core.loss.CrossEntropy;
+import dev.finetune.core.stage.Stage;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,10 +43,25 @@ final class FitInputs {
             throw new IllegalStateException(
                     "The plan has no stage: add one, e.g. stage(Stage.headOnly().withEpochs(3)).");
         }
-        if (tuner.loss instanceof ClassWeightedCrossEntropy
-                && ((ClassWeightedCrossEntropy) tuner.loss).weights().length != tuner.numClasses) {
-            throw new IllegalArgumentException(((ClassWeightedCrossEntropy) tuner.loss).weights().length
-                    + " class weights were given for " + tuner.numClasses + " classes (optClassWeights).");
+        if (tuner.customLoss != null && (tuner.classWeights != null || tuner.labelSmoothing > 0)) {
+            throw new IllegalStateException("optLoss(" + tuner.customLoss + ") replaces the library's cross-entropy,"
+                    + " so optClassWeights and optLabelSmoothing have nothing to apply to. Give them to the loss"
+                    + " instead (optLoss(CrossEntropy.builder().optClassWeights(w).optLabelSmoothing(eps).build())),"
+                    + " or drop optLoss.");
+        }
+        float[] weights = tuner.customLoss instanceof CrossEntropy
+                ? ((CrossEntropy) tuner.customLoss).classWeights() : tuner.classWeights;
+        if (weights != null && weights.length != tuner.numClasses) {
+            throw new IllegalArgumentException(weights.length + " class weights were given for " + tuner.numClasses
+                    + " classes (optClassWeights).");
+        }
+        for (Stage stage : tuner.stages) {
+            if (stage.mixUp().enabled() && !(tuner.trainingLoss() instanceof CrossEntropy)) {
+                throw new IllegalStateException("Stage '" + stage.name() + "' mixes batches (" + stage.mixUp()
+                        + "), which trains on soft targets, but optLoss(" + tuner.customLoss + ") takes class"
+                        + " indices only. Use the default loss or a CrossEntropy (CrossEntropy.builder()), or"
+                        + " turn mixing off for the stage (withMixUp(MixUp.none())).");
+            }
         }
         if (tuner.lastCheckpointPath != null && tuner.checkpointPath == null) {
             throw new IllegalStateException("optLastCheckpoint needs optCheckpoint(file) too: the best epoch's weights"
@@ -142,6 +159,24 @@ final class FitInputs {
             throw new UncheckedIOException(e);
         } catch (TranslateException e) {
             throw new IllegalStateException("Could not read the " + what + " data: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Refuses CutMix on batches that are not images, before the first step.
+     *
+     * @param stages the plan
+     * @param input the shape of the first training batch
+     */
+    static void checkMixing(List<Stage> stages, Shape input) {
+        for (Stage stage : stages) {
+            if (stage.mixUp().cutMixAlpha() > 0) {
+                try {
+                    BatchMixing.requireImages(input);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("Stage '" + stage.name() + "': " + e.getMessage(), e);
+                }
+            }
         }
     }
 

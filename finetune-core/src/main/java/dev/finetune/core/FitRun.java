@@ -3,7 +3,10 @@ package dev.finetune.core;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
 import ai.djl.training.dataset.Dataset;
+import ai.djl.training.loss.Loss;
+import ai.djl.util.Pair;
 import dev.finetune.core.checkpoint.Checkpoint;
 import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.groups.LayerGroups;
@@ -15,6 +18,7 @@ import dev.finetune.core.internal.PlanOptimizer;
 import dev.finetune.core.internal.Reinitializer;
 import dev.finetune.core.internal.SeededSampling;
 import dev.finetune.core.internal.TrainingLoop;
+import dev.finetune.core.internal.WeightAverage;
 import dev.finetune.core.plan.EpochPlan;
 import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.EpochMetrics;
@@ -45,6 +49,10 @@ final class FitRun implements FitControl {
     final FitState state;
     private final List<FineTuneListener> listeners = new ArrayList<>();
     private final BuiltInListeners.Divergence divergence;
+    private final Loss trainingLoss;
+    private final Loss evaluationLoss;
+    /** The exponential moving average of the weights (optEma), or null. */
+    private final WeightAverage average;
     private PlanOptimizer optimizer;
     private Trial trial;
     /** The running stage, its groups and the plans of its epochs still to run (from {@code planStart}). */
@@ -63,6 +71,10 @@ final class FitRun implements FitControl {
         this.manager = tuner.manager;
         this.stages = List.copyOf(stages);
         this.state = new FitState(tuner, block, names, plan);
+        this.trainingLoss = tuner.trainingLoss();
+        this.evaluationLoss = tuner.evaluationLoss();
+        this.average = tuner.emaDecay > 0 ? new WeightAverage(tuner.emaDecay, tuner.manager) : null;
+        state.average = average;
         divergence = new BuiltInListeners.Divergence(tuner.divergenceCheckInterval);
         if (tuner.progress) {
             listeners.add(new BuiltInListeners.Progress());
@@ -88,6 +100,7 @@ final class FitRun implements FitControl {
         List<String> names = tuner.names();
         Data data = new Data(train, validation, FitInputs.inspect(train, "training"),
                 FitInputs.inspect(validation, "validation"));
+        FitInputs.checkMixing(tuner.stages, data.train().shape());
         Block block = tuner.block();
         synchronized (RNG_LOCK) { // new layers draw their initial values from the process-wide generator
             Engine.getInstance().setRandomSeed((int) tuner.seed);
@@ -98,30 +111,36 @@ final class FitRun implements FitControl {
             plan.add(s.describe());
         }
         // step budgets become whole epochs on this data
-        long stepsPerEpoch = data.train().batches();
+        long batches = data.train().batches();
         List<Stage> resolved = new ArrayList<>();
         for (Stage s : tuner.stages) {
-            resolved.add(s.steps() > 0 ? s.withEpochs(s.epochsFor(stepsPerEpoch)) : s);
+            resolved.add(s.steps() > 0 ? s.withEpochs(s.epochsFor(s.stepsPerEpoch(batches))) : s);
         }
         FitState earlier = tuner.finished;
         if (earlier != null) {
             earlier.requireContinuable(names, plan, tuner.metric);
         }
         FitRun run = new FitRun(tuner, block, names, plan, resolved);
-        FitState.Start start;
-        if (earlier != null) {
-            start = run.state.continueFrom(earlier);
-        } else if (tuner.resumeFrom != null) {
-            start = run.state.resume(tuner.resumeFrom, run.stages, tuner.manager);
-        } else {
-            start = new FitState.Start(0, 0, null);
+        try {
+            FitState.Start start;
+            if (earlier != null) {
+                start = run.state.continueFrom(earlier);
+            } else if (tuner.resumeFrom != null) {
+                start = run.state.resume(tuner.resumeFrom, run.stages, tuner.manager);
+            } else {
+                start = new FitState.Start(0, 0, null);
+            }
+            // groups after any restore: an imported module gets new parameter objects when it loads
+            LayerGroups groups = tuner.grouping.apply(block);
+            for (Stage s : tuner.stages) {
+                s.plan(groups, 0); // validates every stage before any training
+            }
+            return run.run(groups, data, start);
+        } finally {
+            if (run.average != null) {
+                run.average.close();
+            }
         }
-        // groups after any restore: an imported module gets new parameter objects when it loads
-        LayerGroups groups = tuner.grouping.apply(block);
-        for (Stage s : tuner.stages) {
-            s.plan(groups, 0); // validates every stage before any training
-        }
-        return run.run(groups, data, start);
     }
 
     /** Measures the model once on a dataset, in inference mode. */
@@ -132,7 +151,8 @@ final class FitRun implements FitControl {
         FitInputs.requireInitialised(tuner.block(), "evaluate");
         FitInputs.prepare(data);
         FitInputs.requireNotEmpty(data, "evaluation");
-        TrainingLoop loop = new TrainingLoop(tuner.block(), tuner.manager, tuner.loss, tuner.numClasses, null);
+        TrainingLoop loop = new TrainingLoop(tuner.block(), tuner.manager, tuner.trainingLoss(), tuner.evaluationLoss(),
+                tuner.numClasses, null, null);
         EpochTotals t = loop.evaluate(data, true, "evaluation");
         return new dev.finetune.core.result.Evaluation(t.meanLoss(), new ConfusionMatrix(t.confusion(), tuner.names()));
     }
@@ -168,8 +188,10 @@ final class FitRun implements FitControl {
                     "Nothing left to train: the checkpoint " + tuner.resumeFrom + " is at the end of the plan.");
         }
         if (state.bestIndex >= 0 && tuner.restoreBest && state.best != null
-                && state.bestIndex != state.history.size() - 1) {
-            state.best.restoreInto(block, manager);
+                && (average != null || state.bestIndex != state.history.size() - 1)) {
+            state.best.restoreInto(block, manager); // with an average, the best epoch's average
+        } else if (average != null) {
+            average.copyInto(); // the model ends as it was last measured: the average
         }
         FineTuneResult result = state.result();
         tuner.finished = state;
@@ -201,9 +223,9 @@ final class FitRun implements FitControl {
 
     private void trainStages(LayerGroups groups, Data data, DataLoaderPool loader, int startStage,
             int startEpochInStage, BatchNormControl batchNorm) {
-        long stepsPerEpoch = data.train().batches();
         for (int s = startStage; s < stages.size() && stopFit == null; s++) {
             Stage stage = stages.get(s);
+            long stepsPerEpoch = stage.stepsPerEpoch(data.train().batches());
             int first = s == startStage ? startEpochInStage : 0;
             state.stage = s;
             state.epochInStage = first;
@@ -211,6 +233,15 @@ final class FitRun implements FitControl {
                 synchronized (RNG_LOCK) {
                     Engine.getInstance().setRandomSeed((int) SeededSampling.epochSeed(tuner.seed, -(s + 1L)));
                     Reinitializer.reinitializeTop(groups, stage.strategy().reinitializedTopGroups(), manager);
+                }
+                if (average != null) { // re-initialised layers start a new average
+                    List<Parameter> fresh = new ArrayList<>();
+                    for (int g = groups.size() - stage.strategy().reinitializedTopGroups(); g < groups.size(); g++) {
+                        for (Pair<String, Parameter> p : groups.get(g).parameters()) {
+                            fresh.add(p.getValue());
+                        }
+                    }
+                    average.restart(fresh);
                 }
             }
             running = stage;
@@ -227,10 +258,15 @@ final class FitRun implements FitControl {
             int stageIndex = s;
             stopStage = null;
             int ran = 0;
-            try (CacheSplit cache = tuner.featureCache
+            boolean mixes = stage.mixUp().enabled();
+            if (tuner.featureCache && mixes) {
+                LOG.info("stage {} mixes its images ({}), so it runs without the feature cache", s + 1, stage.mixUp());
+            }
+            try (CacheSplit cache = tuner.featureCache && !mixes
                             ? CacheSplit.prepare(block, plans, data.trainSet(), data.validationSet(),
                                     new int[] {data.train().size(), data.validation().size()}, manager,
-                                    tuner.featureCacheMemoryLimit, tuner.featureCacheDirectory)
+                                    tuner.featureCacheMemoryLimit, tuner.featureCacheDirectory,
+                                    average != null ? average.tracked() : java.util.Set.of())
                             : null;
                     PlanOptimizer stageOptimizer = new PlanOptimizer(stage.optimizer(), manager)) {
                 optimizer = stageOptimizer;
@@ -238,8 +274,8 @@ final class FitRun implements FitControl {
                     stageOptimizer.restore(state.pendingOptimizer, block.getParameters());
                     state.pendingOptimizer = null;
                 }
-                TrainingLoop loop = new TrainingLoop(cache != null ? cache.rest() : block, manager, tuner.loss,
-                        tuner.numClasses, loader);
+                TrainingLoop loop = new TrainingLoop(cache != null ? cache.rest() : block, manager, trainingLoss,
+                        evaluationLoss, tuner.numClasses, loader, average);
                 Dataset train = cache != null ? cache.train() : data.trainSet();
                 Dataset validation = cache != null ? cache.validation() : data.validationSet();
                 trial = new Trial(loop, train);
@@ -277,6 +313,9 @@ final class FitRun implements FitControl {
             fire(l -> l.onEpochStart(start));
             EpochPlan plan = plans.get(e - planStart); // after the listeners: one may have set the rate
             optimizer.retainOnly(plan);
+            if (average != null) {
+                average.track(plan, block.getParameters());
+            }
             batchNorm.setKeepStatistics(plan.keepsBatchNormStatistics());
             long began = System.nanoTime();
             epochTrained = true;
@@ -288,21 +327,30 @@ final class FitRun implements FitControl {
                     });
             divergence.endOfPass();
             double trainSeconds = (System.nanoTime() - began) / 1e9;
-            EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + start.label());
-            if (checkLabels) {
-                state.checkClassCoverage(t.labelCounts(), v.confusion());
+            EpochMetrics m;
+            boolean improved;
+            // with an average, validation measures it and the best checkpoint keeps it; the listeners
+            // then see the training weights again
+            try (WeightAverage.Swap swapped = average != null ? average.swapIn() : null) {
+                EpochTotals v = loop.evaluate(validation, checkLabels, "validation after " + start.label());
+                if (checkLabels) {
+                    state.checkClassCoverage(t.labelCounts(), v.confusion());
+                }
+                checkLabels = false;
+                double seconds = (System.nanoTime() - began) / 1e9;
+                ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), state.names);
+                int epochNumber = ++state.epochNumber;
+                m = new EpochMetrics(
+                        new EpochMetrics.Position(epochNumber, s, stage.name(), e + 1),
+                        new EpochMetrics.Training(t.meanLoss(), t.accuracy(), t.lastLearningRate(), t.samples(),
+                                trainSeconds),
+                        new EpochMetrics.Validation(v.meanLoss(), cm.accuracy(), cm.macroF1()),
+                        new EpochMetrics.Cost(seconds, plan.trainableValues(), t.hostReads() + divergence.reads()));
+                improved = state.record(m, cm);
             }
-            checkLabels = false;
-            double seconds = (System.nanoTime() - began) / 1e9;
-            ConfusionMatrix cm = new ConfusionMatrix(v.confusion(), state.names);
-            int epochNumber = ++state.epochNumber;
-            EpochMetrics m = new EpochMetrics(
-                    new EpochMetrics.Position(epochNumber, s, stage.name(), e + 1),
-                    new EpochMetrics.Training(t.meanLoss(), t.accuracy(), t.lastLearningRate(), t.samples(), trainSeconds),
-                    new EpochMetrics.Validation(v.meanLoss(), cm.accuracy(), cm.macroF1()),
-                    new EpochMetrics.Cost(seconds, plan.trainableValues(), t.hostReads() + divergence.reads()));
-            boolean improved = state.record(m, cm);
-            fire(l -> l.onEpochEnd(new FineTuneListener.EpochEnd(m, improved, this)));
+            EpochMetrics metrics = m;
+            boolean better = improved;
+            fire(l -> l.onEpochEnd(new FineTuneListener.EpochEnd(metrics, better, this)));
         }
     }
 
@@ -322,8 +370,9 @@ final class FitRun implements FitControl {
         }
         String stopped = stopFit != null ? "fit" : stopStage != null ? "stage" : null;
         PlanOptimizer.SavedState saved = optimizer.export(block.getParameters());
+        WeightAverage.SavedState averaged = average != null ? average.export(block.getParameters()) : null;
         try {
-            return state.resumeCheckpoint(last, saved, states, stopped);
+            return state.resumeCheckpoint(last, saved, averaged, states, stopped);
         } catch (CheckpointException e) {
             throw new CheckpointFailure(e);
         }
@@ -356,7 +405,7 @@ final class FitRun implements FitControl {
 
     @Override
     public Snapshot snapshot() {
-        return new TrainingSnapshot(block, manager, optimizer, () -> optimizer);
+        return new TrainingSnapshot(block, manager, optimizer, () -> optimizer, average);
     }
 
     @Override

@@ -5,6 +5,7 @@ import ai.djl.nn.Block;
 import dev.finetune.core.checkpoint.Checkpoint;
 import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.internal.PlanOptimizer;
+import dev.finetune.core.internal.WeightAverage;
 import dev.finetune.core.result.CheckpointMetric;
 import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.EpochMetrics;
@@ -51,6 +52,8 @@ final class FitState {
     private Path resumedBestFile;
     /** Optimizer state to load into the first stage's optimizer of a resumed run. */
     PlanOptimizer.SavedState pendingOptimizer;
+    /** The fit's weight average (optEma), or null; its arrays live as long as the fit. */
+    WeightAverage average;
 
     FitState(FineTuner tuner, Block block, List<String> names, List<String> plan) {
         this.tuner = tuner;
@@ -120,13 +123,16 @@ final class FitState {
         return counts;
     }
 
-    /** The full state after an epoch, for an exact resume. */
-    Checkpoint resumeCheckpoint(EpochMetrics last, PlanOptimizer.SavedState optimizer, Map<String, String> listeners,
-            String stopped) throws CheckpointException {
+    /** The full state after an epoch, for an exact resume: the training weights, optimizer and average. */
+    Checkpoint resumeCheckpoint(EpochMetrics last, PlanOptimizer.SavedState optimizer,
+            WeightAverage.SavedState averaged, Map<String, String> listeners, String stopped)
+            throws CheckpointException {
         Checkpoint.Resume resume = new Checkpoint.Resume(history, bestIndex, bestValue, counts(bestConfusion),
-                optimizer.names(), optimizer.steps(), listeners, stopped, false);
+                optimizer.names(), optimizer.steps(), listeners, stopped, false,
+                averaged == null ? null
+                        : new Checkpoint.Average(averaged.decay(), averaged.updates(), averaged.names()));
         return Checkpoint.of(block, metadata(last.epoch(), last.stage(), last.epochInStage(), tuner.metric.of(last),
-                resume), optimizer.arrays());
+                resume), optimizer.arrays(), averaged == null ? new byte[0] : averaged.arrays());
     }
 
     /**
@@ -187,11 +193,38 @@ final class FitState {
             }
             return new Start(startStage, startEpochInStage, null);
         }
+        restoreAverage(resume, from);
         restoreOptimizerAndBest(resume, from);
         if (startStage != meta.stage()) {
             pendingOptimizer = null; // the checkpoint ended a stage: the next starts a fresh optimizer
         }
         return new Start(startStage, startEpochInStage, r.listenerStates());
+    }
+
+    /**
+     * Restores the weight average a last checkpoint holds, refusing a checkpoint whose average (or
+     * its absence, or its decay) differs from this fine-tuner's: the resumed run would not be the
+     * uninterrupted one.
+     */
+    private void restoreAverage(Checkpoint last, Path from) throws CheckpointException {
+        Checkpoint.Average saved = last.metadata().resume().average();
+        if (saved == null && average == null) {
+            return;
+        }
+        if (saved == null || average == null || saved.decay() != average.decay()) {
+            String written = saved == null ? "without a weight average" : "with optEma(" + saved.decay() + ")";
+            String now = average == null ? "keeps none" : "has optEma(" + average.decay() + ")";
+            throw new CheckpointException("Checkpoint " + from + " was written by a fit " + written + "; this"
+                    + " fine-tuner " + now + ". Resume with the same optEma setting as the run that wrote it, or"
+                    + " start without resuming.");
+        }
+        try {
+            average.restore(new WeightAverage.SavedState(saved.decay(), saved.updates(), saved.parameters(),
+                    last.averageState()), block.getParameters());
+        } catch (RuntimeException e) {
+            throw new CheckpointException("Could not restore the weight average of " + from + ": " + e.getMessage()
+                    + " Use the checkpoint with the model that wrote it, or start without resuming.", e);
+        }
     }
 
     private void restoreHistory(Checkpoint.Resume r) {
@@ -230,11 +263,13 @@ final class FitState {
         EpochMetrics bestEpoch = r.history().get(r.bestIndex());
         Path bestFile = tuner.checkpointPath;
         if (r.bestIndex() == r.history().size() - 1) {
-            // the last epoch was the best: its weights are the ones just restored; the best file may
-            // predate it if the run stopped between the two writes
-            best = Checkpoint.of(block, metadata(bestEpoch.epoch(), bestEpoch.stage(), bestEpoch.epochInStage(),
-                    r.bestValue(), new Checkpoint.Resume(r.history(), r.bestIndex(), r.bestValue(),
-                            r.bestConfusion(), List.of(), List.of(), Map.of(), null, true)));
+            // the last epoch was the best: its weights are the ones just restored (with an average, the
+            // average just restored); the best file may predate it if the run stopped between the two writes
+            try (WeightAverage.Swap swapped = average != null ? average.swapIn() : null) {
+                best = Checkpoint.of(block, metadata(bestEpoch.epoch(), bestEpoch.stage(), bestEpoch.epochInStage(),
+                        r.bestValue(), new Checkpoint.Resume(r.history(), r.bestIndex(), r.bestValue(),
+                                r.bestConfusion(), List.of(), List.of(), Map.of(), null, true)));
+            }
             if (bestFile != null) {
                 best.save(bestFile);
             }
@@ -374,6 +409,8 @@ final class FitState {
         try {
             if (tuner.restoreBest && best != null) { // the weights moved since the last completed epoch
                 best.restoreInto(block, tuner.manager);
+            } else if (average != null) {
+                average.copyInto();
             }
         } catch (CheckpointException | RuntimeException failure) {
             e.addSuppressed(failure);

@@ -6,14 +6,15 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import dev.finetune.core.internal.PlanOptimizer;
+import dev.finetune.core.internal.WeightAverage;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * Copies of the weights (and of the optimizer's state) put back in place: the arrays keep their
- * identity, which the loop's parameter store relies on.
+ * Copies of the weights (and of the optimizer's state and the weight average) put back in place:
+ * the arrays keep their identity, which the loop's parameter store relies on.
  */
 final class TrainingSnapshot implements FitControl.Snapshot {
 
@@ -23,8 +24,11 @@ final class TrainingSnapshot implements FitControl.Snapshot {
     private final PlanOptimizer optimizer;
     private final Supplier<PlanOptimizer> current;
     private final PlanOptimizer.SavedState moments;
+    private final WeightAverage average;
+    private final WeightAverage.SavedState averaged;
 
-    TrainingSnapshot(Block block, NDManager manager, PlanOptimizer optimizer, Supplier<PlanOptimizer> current) {
+    TrainingSnapshot(Block block, NDManager manager, PlanOptimizer optimizer, Supplier<PlanOptimizer> current,
+            WeightAverage average) {
         this.block = block;
         this.optimizer = optimizer;
         this.current = current;
@@ -38,6 +42,8 @@ final class TrainingSnapshot implements FitControl.Snapshot {
             }
         }
         moments = optimizer != null ? optimizer.export(block.getParameters()) : null;
+        this.average = average;
+        averaged = average != null ? average.export(block.getParameters()) : null;
     }
 
     @Override
@@ -48,6 +54,9 @@ final class TrainingSnapshot implements FitControl.Snapshot {
         if (optimizer != null && optimizer == current.get()) { // the stage that took it still runs
             optimizer.reset();
             optimizer.restore(moments, block.getParameters());
+        }
+        if (average != null) {
+            average.restore(averaged, block.getParameters());
         }
     }
 

@@ -32,13 +32,16 @@ import java.util.zip.CRC32;
 
 /**
  * A saved model state: all parameters of the block plus what is needed to use or resume it (class
- * names, epoch, stage plan, metric, seed). One file, written atomically (temporary file, fsync,
+ * names, epoch, stage plan, metric, seed; for an exact resume the optimizer's state and, when the
+ * fit averages its weights, the average). One file, written atomically (temporary file, fsync,
  * move), checked by a CRC on read, so a crash mid-write never leaves a half-written checkpoint in
  * place of a good one.
  */
 public final class Checkpoint {
 
     private static final byte[] MAGIC = "FTCKPT02".getBytes(StandardCharsets.US_ASCII);
+    /** With a third section, the weight average's arrays; written only when there is an average. */
+    private static final byte[] MAGIC_V3 = "FTCKPT03".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] MAGIC_V1 = "FTCKPT01".getBytes(StandardCharsets.US_ASCII);
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
     /**
@@ -51,6 +54,7 @@ public final class Checkpoint {
     private final Metadata metadata;
     private final byte[] parameters;
     private final byte[] optimizerState;
+    private final byte[] averageState;
 
     /**
      * What a checkpoint records beside the weights.
@@ -119,10 +123,13 @@ public final class Checkpoint {
      * @param partial true for a best-epoch checkpoint: it holds the history up to its epoch and that
      *     epoch as the best, but no optimizer or listener state, so a run resumed from it goes on
      *     with a fresh optimizer (false for the exact state written by a last checkpoint)
+     * @param average the weight average's settings and parameters (its arrays travel in the
+     *     checkpoint's average section, in the same order), or null when the fit keeps none or for a
+     *     best-epoch checkpoint
      */
     public record Resume(List<dev.finetune.core.result.EpochMetrics> history, int bestIndex, double bestValue,
             long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps,
-            java.util.Map<String, String> listenerStates, String stopped, boolean partial) {
+            java.util.Map<String, String> listenerStates, String stopped, boolean partial, Average average) {
         /**
          * Copies the lists.
          *
@@ -137,6 +144,7 @@ public final class Checkpoint {
          * @param partial true for a best-epoch checkpoint: it holds the history up to its epoch and that
          *     epoch as the best, but no optimizer or listener state, so a run resumed from it goes on
          *     with a fresh optimizer (false for the exact state written by a last checkpoint)
+         * @param average the weight average's settings and parameters, or null
          */
         public Resume {
             history = List.copyOf(history);
@@ -144,12 +152,58 @@ public final class Checkpoint {
             optimizerSteps = List.copyOf(optimizerSteps);
             listenerStates = listenerStates == null ? java.util.Map.of() : java.util.Map.copyOf(listenerStates);
         }
+
+        /**
+         * A resume state without a weight average.
+         *
+         * @param history every completed epoch's metrics
+         * @param bestIndex index into the history of the best epoch (-1 when none)
+         * @param bestValue the best metric value
+         * @param bestConfusion the best epoch's validation confusion counts
+         * @param optimizerParameters names of the parameters with optimizer state
+         * @param optimizerSteps their update counts
+         * @param listenerStates what each listener keeping state saved, by its key
+         * @param stopped "stage" or "fit" when a listener stopped the run at this epoch, else null
+         * @param partial true for a best-epoch checkpoint
+         */
+        public Resume(List<dev.finetune.core.result.EpochMetrics> history, int bestIndex, double bestValue,
+                long[][] bestConfusion, List<String> optimizerParameters, List<Long> optimizerSteps,
+                java.util.Map<String, String> listenerStates, String stopped, boolean partial) {
+            this(history, bestIndex, bestValue, bestConfusion, optimizerParameters, optimizerSteps, listenerStates,
+                    stopped, partial, null);
+        }
     }
 
-    private Checkpoint(Metadata metadata, byte[] parameters, byte[] optimizerState) {
+    /**
+     * The exponential moving average of the weights ({@code FineTuner.optEma}) in a last checkpoint.
+     *
+     * @param decay the configured decay
+     * @param updates the updates made so far (the warm-up's step count)
+     * @param parameters the averaged parameters' names, in the order of the average section
+     */
+    public record Average(double decay, long updates, List<String> parameters) {
+        /**
+         * Copies the list.
+         *
+         * @param decay the configured decay
+         * @param updates the updates made so far
+         * @param parameters the averaged parameters' names
+         */
+        public Average {
+            parameters = parameters == null ? List.of() : List.copyOf(parameters);
+        }
+    }
+
+    private Checkpoint(Metadata metadata, byte[] parameters, byte[] optimizerState, byte[] averageState) {
         this.metadata = metadata;
         this.parameters = parameters;
         this.optimizerState = optimizerState;
+        this.averageState = averageState;
+    }
+
+    /** @return the encoded weight-average arrays of a last checkpoint with an average (empty for others) */
+    public byte[] averageState() {
+        return averageState.clone();
     }
 
     /** @return the encoded optimizer moment arrays of a resume checkpoint (empty for others) */
@@ -202,10 +256,26 @@ public final class Checkpoint {
      * @throws CheckpointException if the parameters cannot be serialised
      */
     public static Checkpoint of(Block block, Metadata metadata, byte[] optimizerState) throws CheckpointException {
+        return of(block, metadata, optimizerState, new byte[0]);
+    }
+
+    /**
+     * Takes an in-memory snapshot of a block's parameters with metadata, optimizer state and the
+     * weight average, for an exact continuation of a fit that averages its weights.
+     *
+     * @param block the block whose parameters are saved (the training weights)
+     * @param metadata what to record with them (with its {@link Resume} part and {@link Average})
+     * @param optimizerState the encoded optimizer arrays
+     * @param averageState the encoded average arrays (empty for none)
+     * @return the checkpoint
+     * @throws CheckpointException if the parameters cannot be serialised
+     */
+    public static Checkpoint of(Block block, Metadata metadata, byte[] optimizerState, byte[] averageState)
+            throws CheckpointException {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             block.saveParameters(new DataOutputStream(bytes));
-            return new Checkpoint(metadata, bytes.toByteArray(), optimizerState.clone());
+            return new Checkpoint(metadata, bytes.toByteArray(), optimizerState.clone(), averageState.clone());
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("Could not serialise the model's parameters: " + e.getMessage(), e);
         }
@@ -219,7 +289,7 @@ public final class Checkpoint {
      * @throws CheckpointException if writing fails; the previous file is left intact
      */
     public void save(Path path) throws CheckpointException {
-        byte[] content = encode(metadata, parameters, optimizerState);
+        byte[] content = encode(metadata, parameters, optimizerState, averageState);
         writeAtomically(path, out -> out.write(content));
     }
 
@@ -253,10 +323,16 @@ public final class Checkpoint {
         void write(OutputStream out) throws IOException;
     }
 
-    private static byte[] encode(Metadata metadata, byte[] params, byte[] state) {
+    private static byte[] encode(Metadata metadata, byte[] params, byte[] state, byte[] average) {
         byte[] json = GSON.toJson(metadata).getBytes(StandardCharsets.UTF_8);
-        ByteBuffer buf = ByteBuffer.allocate(MAGIC.length + 4 + json.length + 8 + params.length + 8 + state.length + 8);
-        buf.put(MAGIC).putInt(json.length).put(json).putLong(params.length).put(params).putLong(state.length).put(state);
+        boolean v3 = average.length > 0;
+        ByteBuffer buf = ByteBuffer.allocate(MAGIC.length + 4 + json.length + 8 + params.length + 8 + state.length
+                + (v3 ? 8 + average.length : 0) + 8);
+        buf.put(v3 ? MAGIC_V3 : MAGIC).putInt(json.length).put(json).putLong(params.length).put(params)
+                .putLong(state.length).put(state);
+        if (v3) {
+            buf.putLong(average.length).put(average);
+        }
         CRC32 crc = new CRC32();
         crc.update(buf.array(), 0, buf.position());
         buf.putLong(crc.getValue());
@@ -346,8 +422,9 @@ public final class Checkpoint {
         String corrupt = "Checkpoint " + path + " is corrupt or not a finetune checkpoint (%s);"
                 + " use another checkpoint or start again.";
         boolean v1 = all.length >= MAGIC_V1.length && Arrays.equals(Arrays.copyOf(all, MAGIC_V1.length), MAGIC_V1);
+        boolean v3 = all.length >= MAGIC_V3.length && Arrays.equals(Arrays.copyOf(all, MAGIC_V3.length), MAGIC_V3);
         if (all.length < MAGIC.length + 4 + 8 + 8
-                || !(v1 || Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC))) {
+                || !(v1 || v3 || Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC))) {
             throw new CheckpointException(String.format(corrupt, "bad header"));
         }
         ByteBuffer buf = ByteBuffer.wrap(all);
@@ -371,13 +448,23 @@ public final class Checkpoint {
         byte[] params = new byte[(int) paramLength];
         buf.get(params);
         byte[] state = new byte[0];
+        byte[] average = new byte[0];
         if (!v1) {
             long stateLength = buf.getLong();
-            if (stateLength != all.length - buf.position() - 8) {
+            long rest = all.length - buf.position() - 8;
+            if (v3 ? stateLength < 0 || stateLength > rest - 8 : stateLength != rest) {
                 throw new CheckpointException(String.format(corrupt, "bad optimizer state length"));
             }
             state = new byte[(int) stateLength];
             buf.get(state);
+        }
+        if (v3) {
+            long averageLength = buf.getLong();
+            if (averageLength != all.length - buf.position() - 8) {
+                throw new CheckpointException(String.format(corrupt, "bad weight average length"));
+            }
+            average = new byte[(int) averageLength];
+            buf.get(average);
         }
         Metadata metadata;
         try {
@@ -391,7 +478,7 @@ public final class Checkpoint {
         if (metadata == null || metadata.classNames() == null) {
             throw new CheckpointException(String.format(corrupt, "missing metadata"));
         }
-        return new Checkpoint(metadata, params, state);
+        return new Checkpoint(metadata, params, state, average);
     }
 
     /**

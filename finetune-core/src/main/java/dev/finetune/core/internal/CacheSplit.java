@@ -58,11 +58,13 @@ public final class CacheSplit implements AutoCloseable {
      * @param manager the parameters' manager (device)
      * @param memoryLimit bytes kept on the device before the cache goes to a file
      * @param directory where file caches go, or null for the temporary folder
+     * @param averaged parameters whose weight average may differ from their value (trained before):
+     *     they stay out of the cached prefix, which validation runs with the live weights
      * @return the split, or null when the stage trains on the whole model
      */
     public static CacheSplit prepare(Block block, List<EpochPlan> plans, Dataset train, Dataset validation,
-            int[] batchSizes, NDManager manager, long memoryLimit, Path directory) {
-        int split = splitChild(block, plans, train, validation);
+            int[] batchSizes, NDManager manager, long memoryLimit, Path directory, Set<Parameter> averaged) {
+        int split = splitChild(block, plans, train, validation, averaged);
         if (split <= 0) {
             return null;
         }
@@ -93,12 +95,14 @@ public final class CacheSplit implements AutoCloseable {
      * The index of the first child that any of the plans trains, when the children before it hold
      * only parameters the plans keep frozen; else -1.
      */
-    private static int splitChild(Block block, List<EpochPlan> plans, Dataset train, Dataset validation) {
+    private static int splitChild(Block block, List<EpochPlan> plans, Dataset train, Dataset validation,
+            Set<Parameter> averaged) {
         if (!(block instanceof SequentialBlock) || !(train instanceof RandomAccessDataset)
                 || !(validation instanceof RandomAccessDataset) || plans.isEmpty()) {
             return -1;
         }
         Set<Parameter> trained = Collections.newSetFromMap(new IdentityHashMap<>());
+        trained.addAll(averaged);
         for (EpochPlan plan : plans) {
             if (!plan.keepsBatchNormStatistics()) {
                 return -1;

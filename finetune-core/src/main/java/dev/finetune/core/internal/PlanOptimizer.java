@@ -60,12 +60,30 @@ public final class PlanOptimizer implements AutoCloseable {
      *     plan does not clip (no norm computed)
      */
     public NDArray step(EpochPlan plan, double scheduleFactor, NDManager stepManager) {
+        return step(plan, scheduleFactor, stepManager, 1);
+    }
+
+    /**
+     * Applies one update from gradients scaled by {@code gradientScale} first (in place, before
+     * clipping): gradients accumulated over several batches, each batch's loss weighted by its sample
+     * count, become their mean with {@code 1 / samples}.
+     *
+     * @param plan what trains, at which rate, with which decay, clipped to which norm
+     * @param scheduleFactor the schedule's factor for this step, multiplied into every rate
+     * @param stepManager the manager of this step; gradient views and temporaries go there
+     * @param gradientScale the factor applied to every gradient before clipping and the update (1: none)
+     * @return the global gradient norm before clipping (after the scaling), or null when not clipping
+     */
+    public NDArray step(EpochPlan plan, double scheduleFactor, NDManager stepManager, double gradientScale) {
         double clipNorm = plan.clipNorm();
         List<EpochPlan.Trainable> entries = plan.trainable();
         List<NDArray> grads = new ArrayList<>(entries.size());
         for (EpochPlan.Trainable e : entries) {
             NDArray grad = e.parameter().getArray().getGradient();
             grad.attach(stepManager);
+            if (gradientScale != 1) {
+                grad.muli((float) gradientScale);
+            }
             grads.add(grad);
         }
         // the norm costs two kernels per parameter: only when clipping

@@ -33,6 +33,17 @@ public final class SeededSampling {
     }
 
     /**
+     * The seed of one batch's draws within a pass (MixUp and CutMix), apart from the pass's shuffle.
+     *
+     * @param passSeed the seed of the pass ({@link #epochSeed}, or a trial's pass seed)
+     * @param batch the 0-based batch within the pass
+     * @return the batch's seed
+     */
+    public static long batchSeed(long passSeed, long batch) {
+        return epochSeed(passSeed ^ 0x4D49585550L, batch); // "MIXUP": a stream apart from the shuffle's
+    }
+
+    /**
      * A sampler equal to the dataset's own but shuffling with {@code new Random(epochSeed)}, or null
      * when the dataset does not shuffle (or samples in a way this class does not know).
      *

@@ -30,6 +30,12 @@ import java.util.concurrent.ExecutionException;
  * {@link NDManager} and is freed when the step ends; values are read to the host once per epoch
  * (a {@link StepObserver} may read more, e.g. a NaN flag every hundred steps), never per step.
  *
+ * <p>The plan says how many batches make a step ({@link EpochPlan#accumulation()}): their gradients
+ * add up on the parameters (each batch's arrays freed after its backward pass) and the optimizer
+ * steps with their mean, at the end of an epoch with whatever the last group holds. It also says
+ * how batches are mixed ({@link EpochPlan#mixUp()}, {@link BatchMixing}, seeded per batch). After
+ * each optimizer step a {@link WeightAverage}, if given, is updated.
+ *
  * <p>With a {@link DataLoaderPool}, random-access datasets are read through DJL's prefetching
  * iterator: worker threads read and transform the next batches into the epoch's host manager while
  * this thread computes; every batch is still closed at the end of its step, and the batches read
@@ -46,9 +52,11 @@ public final class TrainingLoop {
     private final NDManager manager;
     private final Device device;
     private final Loss loss;
+    private final Loss evaluationLoss;
     private final int numClasses;
     private final ParameterStore parameterStore;
     private final DataLoaderPool loader;
+    private final WeightAverage average;
 
     /**
      * Creates a loop.
@@ -60,13 +68,32 @@ public final class TrainingLoop {
      * @param loader the workers that read batches ahead, or null to read them in this thread
      */
     public TrainingLoop(Block block, NDManager manager, Loss loss, int numClasses, DataLoaderPool loader) {
+        this(block, manager, loss, loss, numClasses, loader, null);
+    }
+
+    /**
+     * Creates a loop with a loss of its own for evaluation and, optionally, a weight average.
+     *
+     * @param block the model; its parameters live in {@code manager}
+     * @param manager the manager of the model's parameters; its device is where training runs
+     * @param loss the training loss on (labels or soft targets, logits)
+     * @param evaluationLoss the loss reported by {@link #evaluate} (e.g. without label smoothing)
+     * @param numClasses the number of classes of the head
+     * @param loader the workers that read batches ahead, or null to read them in this thread
+     * @param average updated after every optimizer step of {@link #trainEpoch} (not of trial
+     *     steps), or null
+     */
+    public TrainingLoop(Block block, NDManager manager, Loss loss, Loss evaluationLoss, int numClasses,
+            DataLoaderPool loader, WeightAverage average) {
         this.loader = loader;
         this.block = block;
         this.manager = manager;
         this.device = manager.getDevice();
         this.loss = loss;
+        this.evaluationLoss = evaluationLoss;
         this.numClasses = numClasses;
         this.parameterStore = new ParameterStore(manager, false);
+        this.average = average;
     }
 
     /** Sees every training step, inside it: cheap calls, no device reads unless the observer makes them. */
@@ -128,6 +155,7 @@ public final class TrainingLoop {
         applyPlan(plan);
         long samples = 0;
         long batches = 0;
+        long steps = 0;
         double lastRate = Double.NaN;
         try (NDManager epoch = manager.newSubManager();
                 NDManager host = NDManager.newBaseManager(Device.cpu());
@@ -135,30 +163,32 @@ public final class TrainingLoop {
             NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
             NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
             long[] labelCounts = checkLabels ? new long[numClasses] : null;
-            for (Batch batch = reader.next(batches); batch != null; batch = reader.next(batches)) {
-                try (Batch b = batch; NDManager step = epoch.newSubManager()) {
-                    if (checkLabels) {
-                        checkLabels(b.getLabels(), label, labelCounts);
+            Group group = null;
+            try {
+                for (Batch batch = reader.next(steps); batch != null; batch = reader.next(steps)) {
+                    try (Batch b = batch) {
+                        if (checkLabels) {
+                            checkLabels(b.getLabels(), label, labelCounts);
+                        }
+                        if (group == null) {
+                            group = new Group(epoch, plan.accumulation());
+                        }
+                        group.train(b, plan, SeededSampling.batchSeed(epochSeed, batches), lossSum, correct);
+                        samples += b.getSize();
+                        batches++;
                     }
-                    NDList x = onDevice(b.getData(), step);
-                    NDList y = onDevice(b.getLabels(), step);
-                    double factor = plan.schedule().factor(clock.step, clock.totalSteps());
-                    NDList out = forwardBackward(x, y);
-                    NDArray lossValue = out.get(0);
-                    NDArray logits = out.get(1);
-                    optimizer.step(plan, factor, step);
-                    int size = b.getSize();
-                    NDArray detached = lossValue.stopGradient(); // the sums must not grow an autograd graph
-                    lossSum.addi(detached.mul(size));
-                    NDArray truth = y.head().toType(DataType.INT64, false);
-                    correct.addi(logits.argMax(1).eq(truth).sum());
-                    samples += size;
-                    batches++;
-                    clock.step++;
-                    lastRate = factor * plan.learningRate();
-                    if (observer != null) {
-                        observer.onStep(clock, batches, samples, lastRate, detached, step);
+                    if (group.batches == plan.accumulation()) {
+                        lastRate = finish(group, plan, optimizer, clock, ++steps, samples, observer);
+                        group = null;
                     }
+                }
+                if (group != null) { // the epoch's last, shorter group
+                    lastRate = finish(group, plan, optimizer, clock, ++steps, samples, observer);
+                    group = null;
+                }
+            } finally {
+                if (group != null) {
+                    group.discard(plan); // stopped inside a group: its gradients must not reach a later step
                 }
             }
             if (batches == 0) {
@@ -173,14 +203,134 @@ public final class TrainingLoop {
         }
     }
 
-    /** Forward in training mode, loss, backward: returns (loss, logits); the gradients stay on the parameters. */
-    private NDList forwardBackward(NDList x, NDList y) {
+    /**
+     * One optimizer step over a group's accumulated gradients, the average's update and the
+     * observer; closes the group (left open if the observer throws: the caller discards it).
+     *
+     * @return the step's base rate
+     */
+    private double finish(Group group, EpochPlan plan, PlanOptimizer optimizer, StageClock clock, long steps,
+            long samples, StepObserver observer) {
+        double factor = plan.schedule().factor(clock.step, clock.totalSteps());
+        optimizer.step(plan, factor, group.manager, group.gradientScale());
+        if (average != null) {
+            average.update(group.manager);
+        }
+        clock.step++;
+        double rate = factor * plan.learningRate();
+        if (observer != null) {
+            observer.onStep(clock, steps, samples, rate, group.loss(), group.manager);
+        }
+        group.close();
+        return rate;
+    }
+
+    /**
+     * The batches of one optimizer step. With one batch per step its arrays live in the step's
+     * manager; with more, each batch has a sub-manager freed after its backward pass (only the
+     * gradients stay), and each batch's loss is weighted by its sample count, so that
+     * {@link #gradientScale()} turns the sum into the mean over the group's samples.
+     */
+    private final class Group implements AutoCloseable {
+        final NDManager manager;
+        private final boolean accumulating;
+        private NDArray single;
+        private NDArray lossSum;
+        long samples;
+        int batches;
+
+        Group(NDManager parent, int accumulation) {
+            manager = parent.newSubManager();
+            accumulating = accumulation > 1;
+        }
+
+        /** Forward and backward on one batch (mixed as the plan says), adding to the epoch's sums. */
+        void train(Batch b, EpochPlan plan, long mixSeed, NDArray epochLoss, NDArray epochCorrect) {
+            NDManager scope = accumulating ? manager.newSubManager() : manager;
+            try {
+                NDList x = onDevice(b.getData(), scope);
+                NDList y = onDevice(b.getLabels(), scope);
+                NDList target = y;
+                NDArray truth;
+                BatchMixing.Draw draw = BatchMixing.draw(plan.mixUp(), mixSeed, x.head().getShape());
+                if (draw.mixed()) {
+                    BatchMixing.Mixed mixed = BatchMixing.apply(draw, x.head(), y.head(), numClasses);
+                    x = new NDList(mixed.input());
+                    target = new NDList(mixed.target());
+                    truth = mixed.truth();
+                } else {
+                    truth = y.head().toType(DataType.INT64, false);
+                }
+                int size = b.getSize();
+                NDList out = forwardBackward(x, target, accumulating ? size : 0);
+                NDArray detached = out.get(0).stopGradient(); // the sums must not grow an autograd graph
+                NDArray weighted = detached.mul(size);
+                epochLoss.addi(weighted);
+                epochCorrect.addi(out.get(1).argMax(1).eq(truth).sum());
+                if (accumulating) {
+                    if (lossSum == null) {
+                        lossSum = manager.zeros(new Shape(), DataType.FLOAT32);
+                    }
+                    lossSum.addi(weighted);
+                } else {
+                    single = detached;
+                }
+                samples += size;
+                batches++;
+            } finally {
+                if (accumulating) {
+                    scope.close();
+                }
+            }
+        }
+
+        /** @return the factor that turns the accumulated gradients into their mean */
+        double gradientScale() {
+            return accumulating ? 1.0 / samples : 1;
+        }
+
+        /** @return the group's mean loss, in the group's manager */
+        NDArray loss() {
+            return accumulating ? lossSum.div(samples) : single;
+        }
+
+        /**
+         * Zeroes the gradients accumulated without a step (best effort: never hides the failure
+         * that stopped the group).
+         */
+        void discard(EpochPlan plan) {
+            try {
+                if (batches > 0) {
+                    for (EpochPlan.Trainable t : plan.trainable()) {
+                        NDArray grad = t.parameter().getArray().getGradient();
+                        grad.attach(manager);
+                        grad.muli(0);
+                    }
+                }
+            } catch (RuntimeException ignored) {
+                // a parameter without a gradient: nothing accumulated there
+            } finally {
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
+    /**
+     * Forward in training mode, loss, backward: returns (loss, logits); the gradients are added to
+     * the parameters' (backward runs on the loss times {@code weight} when it is above 0).
+     */
+    private NDList forwardBackward(NDList x, NDList y, int weight) {
         // DJL allows one gradient collector per process: fits in other threads take turns here
         synchronized (GRADIENT_LOCK) {
             try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
                 NDList out = block.forward(parameterStore, x, true);
                 NDArray lossValue = loss.evaluate(y, out);
-                collector.backward(lossValue);
+                collector.backward(weight > 0 ? lossValue.mul(weight) : lossValue);
                 return new NDList(lossValue, out.head());
             }
         }
@@ -206,16 +356,38 @@ public final class TrainingLoop {
         int done = 0;
         for (long pass = 0; done < steps; pass++) {
             int before = done;
-            try (NDManager host = NDManager.newBaseManager(Device.cpu());
-                    Reader reader = new Reader(data, host, "training", "a trial step",
-                            SeededSampling.epochSeed(seed, pass))) {
-                for (Batch batch = reader.next(done); batch != null && done < steps; batch = reader.next(done)) {
-                    try (Batch b = batch; NDManager step = manager.newSubManager()) {
-                        NDList x = onDevice(b.getData(), step);
-                        NDList y = onDevice(b.getLabels(), step);
-                        NDArray lossValue = forwardBackward(x, y).get(0);
-                        optimizer.step(plan, rate.applyAsDouble(done) / plan.learningRate(), step);
-                        losses[done++] = lossValue.getFloat();
+            long passSeed = SeededSampling.epochSeed(seed, pass);
+            try (NDManager epoch = manager.newSubManager();
+                    NDManager host = NDManager.newBaseManager(Device.cpu());
+                    Reader reader = new Reader(data, host, "training", "a trial step", passSeed)) {
+                NDArray lossSum = epoch.zeros(new Shape(), DataType.FLOAT32);
+                NDArray correct = epoch.zeros(new Shape(), DataType.INT64);
+                Group group = null;
+                long batches = 0;
+                try {
+                    for (Batch batch = reader.next(done); batch != null && done < steps; batch = reader.next(done)) {
+                        try (Batch b = batch) {
+                            if (group == null) {
+                                group = new Group(epoch, plan.accumulation());
+                            }
+                            group.train(b, plan, SeededSampling.batchSeed(passSeed, batches++), lossSum, correct);
+                        }
+                        if (group.batches == plan.accumulation()) {
+                            Group full = group;
+                            group = null;
+                            losses[done] = trialStep(full, plan, optimizer, rate.applyAsDouble(done));
+                            done++;
+                        }
+                    }
+                    if (group != null && done < steps) { // a pass's last, shorter group
+                        Group last = group;
+                        group = null;
+                        losses[done] = trialStep(last, plan, optimizer, rate.applyAsDouble(done));
+                        done++;
+                    }
+                } finally {
+                    if (group != null) {
+                        group.discard(plan);
                     }
                 }
             }
@@ -224,6 +396,14 @@ public final class TrainingLoop {
             }
         }
         return losses;
+    }
+
+    private double trialStep(Group group, EpochPlan plan, PlanOptimizer optimizer, double rate) {
+        try (Group g = group) {
+            double loss = g.loss().getFloat();
+            optimizer.step(plan, rate / plan.learningRate(), g.manager, g.gradientScale());
+            return loss;
+        }
     }
 
     /**
@@ -251,7 +431,7 @@ public final class TrainingLoop {
                     NDList x = onDevice(b.getData(), step);
                     NDList y = onDevice(b.getLabels(), step);
                     NDList out = block.forward(parameterStore, x, false);
-                    lossSum.addi(loss.evaluate(y, out).mul(b.getSize()));
+                    lossSum.addi(evaluationLoss.evaluate(y, out).mul(b.getSize()));
                     NDArray truth = y.head().toType(DataType.INT64, false);
                     NDArray cell = truth.mul(numClasses).add(out.head().argMax(1));
                     confusion.addi(cell.oneHot(numClasses * numClasses).sum(new int[] {0}));

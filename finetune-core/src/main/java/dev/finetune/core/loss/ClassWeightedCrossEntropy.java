@@ -11,13 +11,14 @@ import java.util.Arrays;
  * Softmax cross-entropy with a weight per class, reduced as PyTorch's {@code CrossEntropyLoss(weight)}
  * reduces it: {@code sum_i w[y_i] * -log p_i(y_i) / sum_i w[y_i]}. With equal weights it equals the
  * plain loss; with {@link ClassCounts#balancedWeights()} rare classes count as much as common ones.
+ *
+ * <p>{@link CrossEntropy} computes the same value and also takes soft targets and label smoothing;
+ * {@code FineTuner.optClassWeights} uses it.
  */
 public final class ClassWeightedCrossEntropy extends Loss {
 
     private final float[] weights;
-    /** The weights on each model's device, attached to the model's manager (freed with the model). */
-    private final java.util.Map<ai.djl.ndarray.NDManager, NDArray> onDevice =
-            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+    private final DeviceWeights onDevice;
 
     /**
      * @param classWeights one positive weight per class, in label order
@@ -35,6 +36,7 @@ public final class ClassWeightedCrossEntropy extends Loss {
             }
         }
         this.weights = classWeights.clone();
+        this.onDevice = new DeviceWeights(weights);
     }
 
     /** @return the class weights, in label order */
@@ -52,30 +54,10 @@ public final class ClassWeightedCrossEntropy extends Loss {
         }
         NDArray oneHot = labels.head().toType(DataType.INT64, false).oneHot(weights.length, DataType.FLOAT32);
         NDArray logProbabilities = logits.logSoftmax(-1);
-        NDArray w = weightsFor(logits);
+        NDArray w = onDevice.like(logits);
         NDArray sampleWeight = oneHot.mul(w).sum(new int[] {-1});
         NDArray sampleLoss = oneHot.mul(logProbabilities).sum(new int[] {-1}).neg();
         return sampleLoss.mul(sampleWeight).sum().div(sampleWeight.sum());
-    }
-
-    /**
-     * The weights as an array in the outermost manager below DJL's system manager that holds the
-     * logits (the model's), created once: copying them to the device at every step would be a host
-     * to device transfer per step.
-     */
-    private NDArray weightsFor(NDArray logits) {
-        ai.djl.ndarray.NDManager owner = logits.getManager();
-        while (owner.getParentManager() != null && owner.getParentManager().getParentManager() != null) {
-            owner = owner.getParentManager();
-        }
-        synchronized (onDevice) {
-            NDArray w = onDevice.get(owner);
-            if (w == null || w.isReleased()) {
-                w = owner.create(weights);
-                onDevice.put(owner, w);
-            }
-            return w;
-        }
     }
 
     @Override

@@ -12,7 +12,8 @@ import java.util.Objects;
 /**
  * Everything one epoch trains with, resolved: each trainable parameter's learning rate and weight
  * decay, the parameters kept frozen, the optimizer, the schedule over the stage's steps, the
- * gradient clipping bound and the BatchNorm policy. A {@link dev.finetune.core.stage.Stage} makes
+ * gradient clipping bound, the BatchNorm policy, how many batches make a step and how batches are
+ * mixed. A {@link dev.finetune.core.stage.Stage} makes
  * one per epoch ({@code stage.plan(groups, epochInStage)}); the training loop and the optimizer take
  * only this value. Immutable.
  *
@@ -24,6 +25,8 @@ import java.util.Objects;
  * @param schedule the factor over the stage's steps, multiplied into every rate
  * @param clipNorm the maximum global gradient norm, 0 for no clipping
  * @param batchNorm the BatchNorm policy of the epoch
+ * @param accumulation batches whose gradients make one optimizer step (1: a step per batch)
+ * @param mixUp how training batches are mixed ({@link MixUp#none()} for not at all)
  */
 public record EpochPlan(
         List<Trainable> trainable,
@@ -33,7 +36,9 @@ public record EpochPlan(
         OptimizerSpec optimizer,
         Schedule schedule,
         double clipNorm,
-        BatchNormPolicy batchNorm) {
+        BatchNormPolicy batchNorm,
+        int accumulation,
+        MixUp mixUp) {
 
     /**
      * One trainable parameter of the plan.
@@ -59,6 +64,8 @@ public record EpochPlan(
      * @param schedule the factor over the stage's steps, multiplied into every rate
      * @param clipNorm the maximum global gradient norm, 0 for no clipping
      * @param batchNorm the BatchNorm policy of the epoch
+     * @param accumulation the batches whose gradients add up to one optimizer step (1 for none)
+     * @param mixUp the batch mixing of the epoch ({@code MixUp.none()} for none)
      */
     public EpochPlan {
         trainable = List.copyOf(trainable);
@@ -67,11 +74,51 @@ public record EpochPlan(
         Objects.requireNonNull(optimizer, "optimizer");
         Objects.requireNonNull(schedule, "schedule");
         Objects.requireNonNull(batchNorm, "batchNorm");
+        Objects.requireNonNull(mixUp, "mixUp (MixUp.none() for no mixing)");
+        if (accumulation < 1) {
+            throw new IllegalArgumentException("A step needs at least 1 batch, got accumulation " + accumulation + ".");
+        }
         if (trainable.isEmpty()) {
             throw new IllegalArgumentException(
                     "This stage trains nothing: every parameter is frozen. Give the strategy at"
                             + " least one trainable group (e.g. headOnly()).");
         }
+    }
+
+    /**
+     * A plan that steps after every batch and does not mix batches.
+     *
+     * @param trainable the parameters that train, with their settings
+     * @param frozen the learnable parameters that stay frozen
+     * @param groupMultipliers the strategy's multiplier of the base rate per layer group
+     * @param learningRate the base rate before the schedule
+     * @param optimizer the update rule
+     * @param schedule the factor over the stage's steps
+     * @param clipNorm the maximum global gradient norm, 0 for no clipping
+     * @param batchNorm the BatchNorm policy of the epoch
+     */
+    public EpochPlan(List<Trainable> trainable, List<Parameter> frozen, double[] groupMultipliers, double learningRate,
+            OptimizerSpec optimizer, Schedule schedule, double clipNorm, BatchNormPolicy batchNorm) {
+        this(trainable, frozen, groupMultipliers, learningRate, optimizer, schedule, clipNorm, batchNorm, 1,
+                MixUp.none());
+    }
+
+    /**
+     * @param batches batches whose mean gradient makes one optimizer step, at least 1
+     * @return a copy with that accumulation
+     */
+    public EpochPlan withAccumulation(int batches) {
+        return new EpochPlan(trainable, frozen, groupMultipliers, learningRate, optimizer, schedule, clipNorm, batchNorm,
+                batches, mixUp);
+    }
+
+    /**
+     * @param mixing how training batches are mixed
+     * @return a copy with that mixing
+     */
+    public EpochPlan withMixUp(MixUp mixing) {
+        return new EpochPlan(trainable, frozen, groupMultipliers, learningRate, optimizer, schedule, clipNorm, batchNorm,
+                accumulation, mixing);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.finetune.core.stage;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.plan.BatchNormPolicy;
 import dev.finetune.core.plan.EpochPlan;
+import dev.finetune.core.plan.MixUp;
 import dev.finetune.core.plan.OptimizerSpec;
 import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.strategy.Strategy;
@@ -12,7 +13,8 @@ import java.util.Objects;
 
 /**
  * One phase of a fine-tune: a strategy trained for some epochs with an optimizer, a learning-rate
- * schedule, a BatchNorm policy, weight decay and optional gradient clipping by global norm.
+ * schedule, a BatchNorm policy, weight decay, optional gradient clipping by global norm, and optional
+ * gradient accumulation and MixUp/CutMix.
  * Immutable: every {@code withX} returns a new stage, so plans are safe to share.
  *
  * <pre>{@code
@@ -41,6 +43,8 @@ public final class Stage {
     private final BatchNormPolicy batchNormPolicy;
     private final double clipNorm;
     private final int steps;
+    private final int accumulation;
+    private final MixUp mixUp;
 
     private Stage(
             String name,
@@ -52,7 +56,9 @@ public final class Stage {
             Schedule schedule,
             BatchNormPolicy batchNormPolicy,
             double clipNorm,
-            int steps) {
+            int steps,
+            int accumulation,
+            MixUp mixUp) {
         if (epochs < 1) {
             throw new IllegalArgumentException("A stage needs at least 1 epoch, got " + epochs);
         }
@@ -80,6 +86,12 @@ public final class Stage {
             throw new IllegalArgumentException("A step budget must be positive (or 0 for epochs), got " + steps);
         }
         this.steps = steps;
+        if (accumulation < 1) {
+            throw new IllegalArgumentException("Gradient accumulation needs at least 1 batch per optimizer step, got "
+                    + accumulation + " (1 steps after every batch).");
+        }
+        this.accumulation = accumulation;
+        this.mixUp = Objects.requireNonNull(mixUp, "mixUp: use MixUp.none() for a stage without mixing");
     }
 
     /**
@@ -100,7 +112,9 @@ public final class Stage {
                 Schedule.warmupCosine(0.1, 0.0),
                 BatchNormPolicy.KEEP_STATISTICS,
                 0,
-                0);
+                0,
+                1,
+                MixUp.none());
     }
 
     /**
@@ -153,15 +167,16 @@ public final class Stage {
 
     /**
      * Resolves one epoch of this stage on a model's groups: each trainable parameter's rate and
-     * decay, the optimizer, the schedule, clipping and the BatchNorm policy.
+     * decay, the optimizer, the schedule, clipping, the BatchNorm policy, accumulation and mixing.
      *
      * @param groups the model's groups
      * @param epochInStage 0-based epoch within the stage
      * @return the epoch's plan
      */
     public EpochPlan plan(LayerGroups groups, int epochInStage) {
-        return EpochPlan.of(groups, strategy.multipliers(groups.size(), epochInStage), learningRate, weightDecay,
-                optimizer, schedule, clipNorm, batchNormPolicy);
+        EpochPlan plan = EpochPlan.of(groups, strategy.multipliers(groups.size(), epochInStage), learningRate,
+                weightDecay, optimizer, schedule, clipNorm, batchNormPolicy);
+        return accumulation == 1 && !mixUp.enabled() ? plan : plan.withAccumulation(accumulation).withMixUp(mixUp);
     }
 
     /** @return the display name (the strategy's description unless renamed) */
@@ -225,7 +240,8 @@ public final class Stage {
      * @return a copy with that many epochs
      */
     public Stage withEpochs(int n) {
-        return new Stage(name, strategy, n, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, 0);
+        return new Stage(name, strategy, n, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                clipNorm, 0, accumulation, mixUp);
     }
 
     /**
@@ -233,7 +249,8 @@ public final class Stage {
      * @return a renamed copy
      */
     public Stage withName(String newName) {
-        return new Stage(newName, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
+        return new Stage(newName, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                clipNorm, steps, accumulation, mixUp);
     }
 
     /**
@@ -241,7 +258,8 @@ public final class Stage {
      * @return a copy with another strategy
      */
     public Stage withStrategy(Strategy newStrategy) {
-        return new Stage(name, newStrategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
+        return new Stage(name, newStrategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                clipNorm, steps, accumulation, mixUp);
     }
 
     /**
@@ -249,7 +267,8 @@ public final class Stage {
      * @return a copy with that rate
      */
     public Stage withLearningRate(double lr) {
-        return new Stage(name, strategy, epochs, lr, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
+        return new Stage(name, strategy, epochs, lr, weightDecay, optimizer, schedule, batchNormPolicy, clipNorm,
+                steps, accumulation, mixUp);
     }
 
     /**
@@ -257,7 +276,8 @@ public final class Stage {
      * @return a copy with that decay
      */
     public Stage withWeightDecay(double decay) {
-        return new Stage(name, strategy, epochs, learningRate, decay, optimizer, schedule, batchNormPolicy, clipNorm, steps);
+        return new Stage(name, strategy, epochs, learningRate, decay, optimizer, schedule, batchNormPolicy, clipNorm,
+                steps, accumulation, mixUp);
     }
 
     /**
@@ -265,7 +285,8 @@ public final class Stage {
      * @return a copy with that optimizer
      */
     public Stage withOptimizer(OptimizerSpec spec) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, spec, schedule, batchNormPolicy, clipNorm, steps);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, spec, schedule, batchNormPolicy,
+                clipNorm, steps, accumulation, mixUp);
     }
 
     /**
@@ -273,7 +294,8 @@ public final class Stage {
      * @return a copy with that schedule
      */
     public Stage withSchedule(Schedule newSchedule) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, newSchedule, batchNormPolicy, clipNorm, steps);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, newSchedule, batchNormPolicy,
+                clipNorm, steps, accumulation, mixUp);
     }
 
     /**
@@ -281,7 +303,8 @@ public final class Stage {
      * @return a copy with that policy
      */
     public Stage withBatchNormPolicy(BatchNormPolicy policy) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, policy, clipNorm, steps);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, policy, clipNorm,
+                steps, accumulation, mixUp);
     }
 
     /**
@@ -289,7 +312,8 @@ public final class Stage {
      * @return a copy with clipping
      */
     public Stage withClipNorm(double maxNorm) {
-        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy, maxNorm, steps);
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                maxNorm, steps, accumulation, mixUp);
     }
 
     /**
@@ -305,7 +329,49 @@ public final class Stage {
             throw new IllegalArgumentException("A stage needs at least 1 step, got " + n);
         }
         return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
-                clipNorm, n);
+                clipNorm, n, accumulation, mixUp);
+    }
+
+    /**
+     * Gradient accumulation: the optimizer steps once every {@code batches} batches with their mean
+     * gradient, as one {@code batches} times larger batch would (exactly so for models without
+     * BatchNorm in training mode: BatchNorm normalises each batch by its own statistics), for large
+     * images on small memory. The schedule, {@link #withSteps} budgets and the listeners' steps count
+     * optimizer steps; clipping applies to the accumulated gradient. An epoch ends with a step over
+     * what it has accumulated: the last group may have fewer batches (or a smaller last batch), and its
+     * gradient is the mean over the samples it holds. Nothing carries over to the next epoch.
+     *
+     * @param batches batches per optimizer step, at least 1 (1, the default, steps after every batch)
+     * @return a copy with that accumulation
+     */
+    public Stage withAccumulation(int batches) {
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                clipNorm, steps, batches, mixUp);
+    }
+
+    /** @return batches per optimizer step (1 when not accumulating) */
+    public int accumulation() {
+        return accumulation;
+    }
+
+    /**
+     * Mixes this stage's training batches by MixUp and/or CutMix ({@link MixUp}); the loss is then
+     * computed on the mixed (soft) targets, which needs the library's cross-entropy (the default,
+     * with or without class weights and smoothing). Training accuracy counts a prediction as right when
+     * it names the label with the larger share of the mix. Validation is never mixed. A stage that
+     * mixes does not use the feature cache (the images are mixed, not features).
+     *
+     * @param mixing the mixing, or {@link MixUp#none()} to turn it off (the default)
+     * @return a copy with that mixing
+     */
+    public Stage withMixUp(MixUp mixing) {
+        return new Stage(name, strategy, epochs, learningRate, weightDecay, optimizer, schedule, batchNormPolicy,
+                clipNorm, steps, accumulation, mixing);
+    }
+
+    /** @return how training batches are mixed ({@link MixUp#none()} when they are not) */
+    public MixUp mixUp() {
+        return mixUp;
     }
 
     /** @return the budget in optimizer steps, or 0 when the budget is {@link #epochs()} */
@@ -314,9 +380,20 @@ public final class Stage {
     }
 
     /**
+     * The optimizer steps of one epoch over a number of batches: {@code ceil(batches / accumulation)}.
+     *
+     * @param batches training batches per epoch
+     * @return optimizer steps per epoch
+     */
+    public long stepsPerEpoch(long batches) {
+        return (batches + accumulation - 1) / accumulation;
+    }
+
+    /**
      * The epochs this stage runs on data of a given size.
      *
-     * @param stepsPerEpoch optimizer steps per epoch (batches of the training data)
+     * @param stepsPerEpoch optimizer steps per epoch ({@link #stepsPerEpoch(long)} of the training data's
+     *     batches)
      * @return the epochs: {@link #epochs()}, or enough whole epochs for the step budget
      */
     public int epochsFor(long stepsPerEpoch) {
@@ -326,9 +403,12 @@ public final class Stage {
         return (int) Math.max(1, (steps + Math.max(1, stepsPerEpoch) - 1) / Math.max(1, stepsPerEpoch));
     }
 
-    /** @return every setting in one line; two stages with equal descriptions train alike */
+    /**
+     * @return every setting in one line; two stages with equal descriptions train alike (accumulation
+     *     and mixing appear only when set, so plans without them read as before)
+     */
     public String describe() {
-        return String.format(
+        String base = String.format(
                 Locale.ROOT,
                 "%s: strategy=%s %s lr=%s wd=%s optimizer=%s schedule=%s bn=%s clip=%s",
                 name,
@@ -340,6 +420,8 @@ public final class Stage {
                 schedule.describe(),
                 batchNormPolicy,
                 clipNorm);
+        return base + (accumulation > 1 ? " accumulate=" + accumulation : "")
+                + (mixUp.enabled() ? " mix=" + mixUp.describe() : "");
     }
 
     @Override
