@@ -88,13 +88,8 @@ final class FitInputs {
 
     /** Checks that every parameter has a value: a new head has none before the first fit. */
     static void requireInitialised(Block block, String call) {
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalStateException("The model's parameter " + p.getKey() + " has no value yet (a new"
-                        + " head gets its values in fit): call fit before " + call + ", or restore a checkpoint"
-                        + " into block() first (Checkpoint.load(file).restoreInto(tuner.block(), manager)).");
-            }
-        }
+        dev.finetune.core.internal.ParameterValues.require(block, "call fit before " + call + ", or restore a"
+                + " checkpoint into block() first (Checkpoint.load(file).restoreInto(tuner.block(), manager)).");
     }
 
     /** The given class names checked against the class count, or "0", "1", ... when none were given. */

@@ -302,13 +302,15 @@ public final class TrainingLoop {
             try {
                 if (batches > 0) {
                     for (EpochPlan.Trainable t : plan.trainable()) {
-                        NDArray grad = t.parameter().getArray().getGradient();
-                        grad.attach(manager);
-                        grad.muli(0);
+                        try {
+                            NDArray grad = t.parameter().getArray().getGradient();
+                            grad.attach(manager);
+                            grad.muli(0);
+                        } catch (RuntimeException ignored) {
+                            // a parameter without a gradient: nothing accumulated there; zero the others
+                        }
                     }
                 }
-            } catch (RuntimeException ignored) {
-                // a parameter without a gradient: nothing accumulated there
             } finally {
                 close();
             }

@@ -15,6 +15,7 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Pipeline;
 import ai.djl.translate.Translator;
+import dev.finetune.core.internal.ParameterValues;
 import dev.finetune.vision.image.Backdrop;
 import dev.finetune.vision.image.Channels;
 import dev.finetune.vision.image.Framing;
@@ -61,6 +62,10 @@ import java.util.Properties;
  * }</pre>
  */
 public final class ClassifierExport {
+
+    private static final String UNFITTED =
+            "fit the model, or restore a checkpoint into it, before exporting. Nothing was written.";
+
 
     /** The {@code serving.properties} key stating the test-time augmentation of the served predictions. */
     public static final String TTA_PROPERTY = "finetune.testTimeAugmentation";
@@ -238,13 +243,7 @@ public final class ClassifierExport {
             throw new IllegalArgumentException("Give the class names of the head.");
         }
         Block block = model.getBlock();
-        for (ai.djl.util.Pair<String, Parameter> p : block.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalStateException("The model's parameter " + p.getKey() + " has no value yet (a new head"
-                        + " gets its values in fit): fit the model, or restore a checkpoint into it, before exporting."
-                        + " Nothing was written.");
-            }
-        }
+        ParameterValues.require(block, UNFITTED);
         Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
         if (block instanceof SymbolBlock) {
             // an imported module that kept its own head was never initialised nor, perhaps, run:
@@ -310,13 +309,7 @@ public final class ClassifierExport {
         Shape input = new Shape(1, preprocessing.grey() ? 1 : 3, preprocessing.height(), preprocessing.width());
         model.setBlock(wrapped);
         try {
-            for (ai.djl.util.Pair<String, Parameter> p : own.getParameters()) {
-                if (!p.getValue().isInitialized()) {
-                    throw new IllegalStateException("The model's parameter " + p.getKey() + " has no value yet (a new"
-                            + " head gets its values in fit): fit the model, or restore a checkpoint into it, before"
-                            + " exporting. Nothing was written.");
-                }
-            }
+            ParameterValues.require(own, UNFITTED);
             if (own instanceof SymbolBlock && !own.isInitialized()) {
                 own.initialize(model.getNDManager(), DataType.FLOAT32, input); // as save does for a bare module
             }

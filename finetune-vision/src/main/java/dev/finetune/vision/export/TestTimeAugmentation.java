@@ -16,6 +16,7 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Pair;
+import dev.finetune.core.internal.ParameterValues;
 import dev.finetune.core.result.ConfusionMatrix;
 import dev.finetune.core.result.Evaluation;
 
@@ -365,12 +366,7 @@ public final class TestTimeAugmentation {
         } catch (TranslateException e) {
             throw new IllegalStateException("Could not prepare the dataset: " + e.getMessage(), e);
         }
-        for (Pair<String, Parameter> p : classifier.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalStateException("The classifier's parameter " + p.getKey() + " has no value yet (a new"
-                        + " head gets its values in fit): fit the model, or restore a checkpoint into it, first.");
-            }
-        }
+        ParameterValues.require(classifier, "fit the model, or restore a checkpoint into it, first.");
         Device device = deviceOf(classifier);
         Block averaged = wrap(classifier);
         long samples = 0;
