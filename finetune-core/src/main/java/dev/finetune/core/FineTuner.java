@@ -75,6 +75,7 @@ public final class FineTuner {
     private CrossEntropy builtEvaluationLoss;
     /** The weight average's decay, 0 for none. */
     double emaDecay;
+    Precision precision = Precision.FP32;
     Path checkpointPath;
     CheckpointMetric metric = CheckpointMetric.ACCURACY;
     long seed = 42;
@@ -274,6 +275,20 @@ public final class FineTuner {
     public FineTuner optLabelSmoothing(double eps) {
         labelSmoothing = CrossEntropy.builder().optLabelSmoothing(eps).build().labelSmoothing(); // checks it
         builtLoss = null;
+        return this;
+    }
+
+    /**
+     * Trains in mixed precision ({@link Precision#BF16}): the forward and backward passes in
+     * bfloat16, the master weights, the optimizer's state, the loss and the metrics in float32. On
+     * hardware without bfloat16 arithmetic the fit trains in float32 and says so in {@code
+     * result.warnings()}; so does a model whose bfloat16 forward fails (the first batch is tried).
+     *
+     * @param precision the precision ({@link Precision#FP32}, the default, or {@link Precision#BF16})
+     * @return this
+     */
+    public FineTuner optPrecision(Precision precision) {
+        this.precision = java.util.Objects.requireNonNull(precision, "precision");
         return this;
     }
 
