@@ -12,6 +12,7 @@ import dev.finetune.core.checkpoint.CheckpointException;
 import dev.finetune.core.groups.LayerGroups;
 import dev.finetune.core.internal.BatchNormControl;
 import dev.finetune.core.internal.CacheSplit;
+import dev.finetune.core.internal.MixedPrecision;
 import dev.finetune.core.internal.DataLoaderPool;
 import dev.finetune.core.internal.EpochTotals;
 import dev.finetune.core.internal.PlanOptimizer;
@@ -64,6 +65,8 @@ final class FitRun implements FitControl {
     private String stopStage;
     private String stopFit;
     private boolean checkLabels = true;
+    /** The fit's bfloat16 islands while it trains ({@link FineTuner#optPrecision}); off otherwise. */
+    private MixedPrecision precision = MixedPrecision.off();
 
     FitRun(FineTuner tuner, Block block, List<String> names, List<String> plan, List<Stage> stages) {
         this.tuner = tuner;
@@ -210,12 +213,22 @@ final class FitRun implements FitControl {
         return failure;
     }
 
+    /** Says once why bfloat16 does not apply (the log and the result's warnings). */
+    private void warnPrecision(String message) {
+        LOG.warn(message);
+        state.warnings.add(message);
+    }
+
     private void train(LayerGroups groups, Data data, DataLoaderPool loader, int startStage, int startEpochInStage) {
-        try (BatchNormControl batchNorm = BatchNormControl.install(block)) {
+        try (MixedPrecision bf16 = tuner.precision == Precision.BF16
+                        ? MixedPrecision.install(block, manager, this::warnPrecision) : MixedPrecision.off();
+                BatchNormControl batchNorm = BatchNormControl.install(block)) {
+            precision = bf16;
             try {
                 trainStages(groups, data, loader, startStage, startEpochInStage, batchNorm);
             } finally {
                 state.warnings.addAll(batchNorm.warnings());
+                precision = MixedPrecision.off();
             }
         }
         state.epochInStage = 0;
@@ -276,6 +289,7 @@ final class FitRun implements FitControl {
                 }
                 TrainingLoop loop = new TrainingLoop(cache != null ? cache.rest() : block, manager, trainingLoss,
                         evaluationLoss, tuner.numClasses, loader, average);
+                loop.setPrecision(precision);
                 Dataset train = cache != null ? cache.train() : data.trainSet();
                 Dataset validation = cache != null ? cache.validation() : data.validationSet();
                 trial = new Trial(loop, train);

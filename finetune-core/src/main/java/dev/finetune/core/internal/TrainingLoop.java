@@ -55,6 +55,7 @@ public final class TrainingLoop {
     private final Loss evaluationLoss;
     private final int numClasses;
     private final ParameterStore parameterStore;
+    private MixedPrecision precision = MixedPrecision.off();
     private final DataLoaderPool loader;
     private final WeightAverage average;
 
@@ -137,6 +138,15 @@ public final class TrainingLoop {
     }
 
     /**
+     * Trains in bfloat16 islands with float32 masters ({@link MixedPrecision}); off by default.
+     *
+     * @param precision the fit's installed precision
+     */
+    public void setPrecision(MixedPrecision precision) {
+        this.precision = java.util.Objects.requireNonNull(precision, "precision");
+    }
+
+    /**
      * Trains one epoch under a plan.
      *
      * @param data the training data
@@ -153,6 +163,7 @@ public final class TrainingLoop {
     public EpochTotals trainEpoch(Dataset data, EpochPlan plan, PlanOptimizer optimizer, StageClock clock,
             boolean checkLabels, String label, long epochSeed, StepObserver observer) {
         applyPlan(plan);
+        precision.beginPass();
         long samples = 0;
         long batches = 0;
         long steps = 0;
@@ -213,6 +224,7 @@ public final class TrainingLoop {
             long samples, StepObserver observer) {
         double factor = plan.schedule().factor(clock.step, clock.totalSteps());
         optimizer.step(plan, factor, group.manager, group.gradientScale());
+        precision.afterStep();
         if (average != null) {
             average.update(group.manager);
         }
@@ -329,12 +341,26 @@ public final class TrainingLoop {
     private NDList forwardBackward(NDList x, NDList y, int weight) {
         // DJL allows one gradient collector per process: fits in other threads take turns here
         synchronized (GRADIENT_LOCK) {
-            try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
-                NDList out = block.forward(parameterStore, x, true);
-                NDArray lossValue = loss.evaluate(y, out);
-                collector.backward(weight > 0 ? lossValue.mul(weight) : lossValue);
-                return new NDList(lossValue, out.head());
+            if (precision.unverified()) {
+                try {
+                    NDList out = pass(x, y, weight);
+                    precision.verified();
+                    return out;
+                } catch (ai.djl.engine.EngineException | IllegalArgumentException | IllegalStateException e) {
+                    precision.fail(e); // nothing reached the masters: the pass runs again in float32
+                }
             }
+            return pass(x, y, weight);
+        }
+    }
+
+    private NDList pass(NDList x, NDList y, int weight) {
+        try (GradientCollector collector = manager.getEngine().newGradientCollector()) {
+            NDList out = precision.forward(block, parameterStore, x);
+            NDArray lossValue = loss.evaluate(y, out);
+            collector.backward(weight > 0 ? lossValue.mul(weight) : lossValue);
+            precision.transferGradients(collector, x.head().getManager());
+            return new NDList(lossValue, out.head());
         }
     }
 
@@ -354,6 +380,7 @@ public final class TrainingLoop {
     public double[] trialSteps(Dataset data, EpochPlan plan, PlanOptimizer optimizer, int steps,
             java.util.function.LongToDoubleFunction rate, long seed) {
         applyPlan(plan);
+        precision.beginPass();
         double[] losses = new double[steps];
         int done = 0;
         for (long pass = 0; done < steps; pass++) {
@@ -404,6 +431,7 @@ public final class TrainingLoop {
         try (Group g = group) {
             double loss = g.loss().getFloat();
             optimizer.step(plan, rate / plan.learningRate(), g.manager, g.gradientScale());
+            precision.afterStep();
             return loss;
         }
     }

@@ -1,0 +1,596 @@
+package dev.finetune.core.internal;
+
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.AbstractSymbolBlock;
+import ai.djl.nn.Block;
+import ai.djl.nn.BlockList;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.ParameterList;
+import ai.djl.nn.SymbolBlock;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.util.PairList;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.reflect.Field;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Bfloat16 mixed precision for one fit. The model's own parameters stay float32: they are the
+ * masters that the optimizer updates, the checkpoints hold and validation measures. During training
+ * passes, the model's heavy blocks compute in bfloat16 on copies kept in step with the masters:
+ *
+ * <ul>
+ *   <li>each TorchScript module ({@link PtSymbolBlock}) runs as a bfloat16 copy of itself, made by
+ *       writing the module to bytes, casting the archive ({@link TorchScriptCast}) and loading it;
+ *   <li>each DJL layer with weights that is not a normalisation layer (convolution, linear,
+ *       embedding) runs on bfloat16 copies of its weights (a {@link ParameterStore} that hands them
+ *       out); normalisation layers keep float32 parameters and statistics and take any input.
+ * </ul>
+ *
+ * <p>Each such block is an island: its float32 inputs are cast to bfloat16 and its outputs back to
+ * float32, so the rest of the model, the loss and the metrics only ever see float32. (DJL 0.35.1's
+ * PyTorch JNI has no bfloat16 type code: any DJL operation that passes a bfloat16 array's type to
+ * native code aborts the process, so bfloat16 arrays never leave the islands. The casts go through a
+ * small scripted module, {@code bf16-cast.pt}, which keeps autograd.) After each backward pass the
+ * copies' bfloat16 gradients are added, in float32, to the masters' gradients, and zeroed; after each
+ * optimizer step the trained copies are refreshed from the masters (rounded to nearest even).
+ *
+ * <p>Installed around a fit like {@link BatchNormControl} (before it, so its guard wraps the
+ * TorchScript island), and closed after it, which restores the original blocks.
+ */
+public final class MixedPrecision implements AutoCloseable {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MixedPrecision.class);
+    private static final Field CHILDREN = childrenField();
+    private static final String CAST_RESOURCE = "bf16-cast.pt";
+    /** Parameter types of normalisation layers: their layers stay float32. */
+    private static final Set<Parameter.Type> NORM_TYPES = EnumSet.of(Parameter.Type.GAMMA, Parameter.Type.BETA,
+            Parameter.Type.RUNNING_MEAN, Parameter.Type.RUNNING_VAR);
+    /** For tests: {@code -Dfinetune.bf16.unsupported=true} makes the hardware check fail. */
+    static final String UNSUPPORTED_PROPERTY = "finetune.bf16.unsupported";
+
+    private record Installed(BlockList children, int index, String key, Block original) {}
+
+    /** A master parameter and its bfloat16 copy. */
+    private record Copy(Parameter master, NDArray compute) {}
+
+    private final NDManager own;
+    private final PtSymbolBlock cast;
+    private final ParameterStore castStore;
+    private final List<Installed> installed = new ArrayList<>();
+    private final List<Copy> copies = new ArrayList<>();
+    private final Map<String, NDArray> shadows = new HashMap<>();
+    private final Consumer<String> warn;
+    /** The model's block when it is itself a TorchScript module, and its island. */
+    private Block rootModule;
+    private Block rootIsland;
+    private boolean active;
+    private boolean verified;
+    private volatile boolean computing;
+
+    private MixedPrecision(NDManager own, PtSymbolBlock cast, Consumer<String> warn) {
+        this.own = own;
+        this.cast = cast;
+        this.castStore = own == null ? null : new ParameterStore(own, false);
+        this.warn = warn;
+    }
+
+    /** @return an instance that does nothing: float32 training */
+    public static MixedPrecision off() {
+        return new MixedPrecision(null, null, m -> { });
+    }
+
+    /**
+     * Installs bfloat16 compute around a model's blocks, or explains why not and does nothing.
+     *
+     * @param root the model's block
+     * @param manager the model's manager (its device is where the copies live)
+     * @param warn told once why bfloat16 does not apply, when it does not
+     * @return the installed precision; close it to restore the model
+     */
+    public static MixedPrecision install(Block root, NDManager manager, Consumer<String> warn) {
+        String unsupported = unsupported(manager);
+        if (unsupported != null) {
+            warn.accept("BF16 precision was asked for but " + unsupported + "; the fit trains in float32.");
+            return off();
+        }
+        NDManager own = manager.newSubManager();
+        MixedPrecision precision;
+        try {
+            PtSymbolBlock cast;
+            try (InputStream in = MixedPrecision.class.getResourceAsStream(CAST_RESOURCE)) {
+                if (in == null) {
+                    throw new IllegalStateException("The library jar lacks " + CAST_RESOURCE + ": rebuild it.");
+                }
+                cast = JniUtils.loadModule((PtNDManager) own, in, true, false);
+            }
+            precision = new MixedPrecision(own, cast, warn);
+            Block replaced = precision.wrap(root);
+            if (replaced != root) {
+                precision.rootModule = root;
+                precision.rootIsland = replaced;
+            } else {
+                precision.visit(root);
+            }
+        } catch (IOException e) {
+            own.close();
+            throw new UncheckedIOException(e);
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+        if (precision.copies.isEmpty()) {
+            precision.close();
+            warn.accept("BF16 precision was asked for but the model has no TorchScript module and no DJL layer with"
+                    + " weights outside normalisation layers; the fit trains in float32.");
+            return off();
+        }
+        precision.active = true;
+        LOG.info("BF16 mixed precision: {} parameters computed in bfloat16 copies of float32 masters",
+                precision.copies.size());
+        return precision;
+    }
+
+    /**
+     * Why bfloat16 cannot run on a manager's device, or null if it can: DJL's PyTorch engine is
+     * needed, and bfloat16 arithmetic in hardware (CUDA compute capability 8.0 or newer; a CPU with
+     * AVX512_BF16 or AMX, read from {@code /proc/cpuinfo}).
+     *
+     * @param manager the model's manager
+     * @return the reason, or null
+     */
+    public static String unsupported(NDManager manager) {
+        if (!(manager instanceof PtNDManager)) {
+            return "the model's engine is " + manager.getEngine().getEngineName() + ", not PyTorch";
+        }
+        if (Boolean.getBoolean(UNSUPPORTED_PROPERTY)) {
+            return "bfloat16 support is switched off (-D" + UNSUPPORTED_PROPERTY + "=true)";
+        }
+        Device device = manager.getDevice();
+        if (device.isGpu()) {
+            String capability = ai.djl.util.cuda.CudaUtils.getComputeCapability(device.getDeviceId()); // "86"
+            int major = Integer.parseInt(capability) / 10;
+            return major >= 8 ? null : "the GPU (compute capability " + capability + ") has no bfloat16 arithmetic;"
+                    + " it needs 8.0 (Ampere) or newer";
+        }
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        if (!Files.isReadable(cpuinfo)) {
+            return "this CPU's bfloat16 support cannot be read (no /proc/cpuinfo on " + System.getProperty("os.name")
+                    + ")";
+        }
+        try {
+            String flags = Files.readString(cpuinfo, StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
+            if (flags.contains(" avx512_bf16") || flags.contains(" amx_bf16")) {
+                return null;
+            }
+            return "this CPU has no bfloat16 arithmetic (neither AVX512_BF16 nor AMX in /proc/cpuinfo), so bfloat16"
+                    + " would be emulated and slower than float32";
+        } catch (IOException e) {
+            return "this CPU's bfloat16 support cannot be read (" + e.getMessage() + ")";
+        }
+    }
+
+    /** @return whether training passes compute in bfloat16 */
+    public boolean active() {
+        return active;
+    }
+
+    /**
+     * The block to run: the root itself, or its bfloat16 wrapper when the root is a TorchScript module.
+     *
+     * @param block the model's block
+     * @return the block to forward
+     */
+    public Block block(Block block) {
+        return block == rootModule ? rootIsland : block;
+    }
+
+    private void visit(Block block) {
+        if (!(block instanceof AbstractBlock)) {
+            return;
+        }
+        BlockList children = childrenOf((AbstractBlock) block);
+        for (int i = 0; i < children.size(); i++) {
+            Pair<String, Block> child = children.get(i);
+            Block wrapped = wrap(child.getValue());
+            if (wrapped != child.getValue()) {
+                children.remove(i);
+                children.add(i, child.getKey(), wrapped);
+                installed.add(new Installed(children, i, child.getKey(), child.getValue()));
+            } else {
+                visit(child.getValue());
+            }
+        }
+    }
+
+    /** @return the block's bfloat16 island, or the block itself when it is not one */
+    private Block wrap(Block block) {
+        if (block instanceof PtSymbolBlock module) {
+            return new ModuleIsland(module, computeCopy(module));
+        }
+        if (block instanceof AbstractBlock && block.getChildren().isEmpty() && !block.getDirectParameters().isEmpty()) {
+            boolean norm = false;
+            for (Pair<String, Parameter> p : block.getDirectParameters()) {
+                norm |= NORM_TYPES.contains(p.getValue().getType());
+            }
+            if (!norm && block.isInitialized()) {
+                for (Pair<String, Parameter> p : block.getDirectParameters()) {
+                    Parameter master = p.getValue();
+                    NDArray shadow = flip(master.getArray());
+                    shadow.attach(own);
+                    shadows.put(master.getId(), shadow);
+                    copies.add(new Copy(master, shadow));
+                }
+                return new LayerIsland(block);
+            }
+        }
+        return block;
+    }
+
+    /** A bfloat16 copy of a TorchScript module, its parameters paired with the module's by name. */
+    private PtSymbolBlock computeCopy(PtSymbolBlock module) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        JniUtils.writeModule(module, bytes, false);
+        byte[] bf16 = TorchScriptCast.toBfloat16(bytes.toByteArray());
+        PtSymbolBlock copy;
+        try {
+            copy = JniUtils.loadModule((PtNDManager) own, new ByteArrayInputStream(bf16), true, false);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Map<String, Parameter> byName = new HashMap<>();
+        for (Pair<String, Parameter> p : copy.getDirectParameters()) {
+            byName.put(p.getKey(), p.getValue());
+        }
+        for (Pair<String, Parameter> p : module.getDirectParameters()) {
+            Parameter twin = byName.get(p.getKey());
+            if (twin == null) {
+                throw new IllegalStateException("The bfloat16 copy of the TorchScript module lacks its parameter "
+                        + p.getKey() + ".");
+            }
+            copies.add(new Copy(p.getValue(), twin.getArray()));
+        }
+        return copy;
+    }
+
+    /**
+     * Casts between float32 and bfloat16 (either way), keeping autograd; the result lives in the
+     * input's manager.
+     */
+    NDArray flip(NDArray x) {
+        return cast.forward(castStore, new NDList(x), true).head();
+    }
+
+    /**
+     * Copies every master into its bfloat16 copy and sets which copies need gradients (from the
+     * masters, as the plan froze them): at the start of a training pass, after anything may have
+     * changed the masters (a restore, a resume, the weight average swapped in and out).
+     */
+    public void beginPass() {
+        if (!active) {
+            return;
+        }
+        for (Copy c : copies) {
+            c.compute().setRequiresGradient(c.master().requiresGradient());
+            refresh(c);
+        }
+    }
+
+    /** Refreshes the copies of the masters that train: after each optimizer step. */
+    public void afterStep() {
+        if (!active) {
+            return;
+        }
+        for (Copy c : copies) {
+            if (c.master().requiresGradient()) {
+                refresh(c);
+            }
+        }
+    }
+
+    private static void refresh(Copy c) {
+        NDArray compute = c.compute();
+        compute.muli(0).addi(c.master().getArray()); // rounds to nearest even, in place: modules hold these
+    }
+
+    /**
+     * Runs a training forward pass, in bfloat16 islands when active.
+     *
+     * @param block the model's block
+     * @param store the loop's parameter store
+     * @param x the inputs
+     * @return the outputs (float32)
+     */
+    public NDList forward(Block block, ParameterStore store, NDList x) {
+        computing = active;
+        try {
+            return block(block).forward(store, x, true);
+        } finally {
+            computing = false;
+        }
+    }
+
+    /**
+     * Adds the copies' gradients to the masters' (in float32, by a backward pass through {@code
+     * sum(master * gradient)}) and zeroes the copies' gradients; call inside the collector, after
+     * the loss's backward pass.
+     *
+     * @param collector the step's gradient collector
+     * @param scope where the temporary arrays go
+     */
+    public void transferGradients(GradientCollector collector, NDManager scope) {
+        if (!active) {
+            return;
+        }
+        NDArray total = null;
+        for (Copy c : copies) {
+            if (!c.master().requiresGradient()) {
+                continue;
+            }
+            NDArray grad;
+            try {
+                grad = c.compute().getGradient();
+            } catch (RuntimeException e) {
+                continue; // not reached by this batch's graph
+            }
+            grad.attach(scope);
+            NDArray term = flip(grad).mul(c.master().getArray()).sum();
+            grad.muli(0);
+            total = total == null ? term : total.add(term);
+        }
+        if (total != null) {
+            collector.backward(total);
+        }
+    }
+
+    /**
+     * Whether the first bfloat16 pass still has to succeed; after a failure, {@link #fail} turns
+     * bfloat16 off for the rest of the fit.
+     *
+     * @return true until a bfloat16 pass completed
+     */
+    public boolean unverified() {
+        return active && !verified;
+    }
+
+    /** Notes that a bfloat16 pass completed. */
+    public void verified() {
+        verified = true;
+    }
+
+    /**
+     * Turns bfloat16 off after the first pass failed, and says why.
+     *
+     * @param failure what failed
+     */
+    public void fail(RuntimeException failure) {
+        active = false;
+        for (Copy c : copies) {
+            try {
+                c.compute().setRequiresGradient(false);
+            } catch (RuntimeException ignored) {
+                // best effort: the copies are no longer used
+            }
+        }
+        warn.accept("BF16 precision was asked for but the model's first bfloat16 pass failed (" + failure.getMessage()
+                + "); the fit trains in float32.");
+    }
+
+    @Override
+    public void close() {
+        for (int k = installed.size() - 1; k >= 0; k--) {
+            Installed i = installed.get(k);
+            i.children().remove(i.index());
+            i.children().add(i.index(), i.key(), i.original());
+        }
+        installed.clear();
+        copies.clear();
+        shadows.clear();
+        active = false;
+        if (own != null) {
+            own.close();
+        }
+    }
+
+    private NDList toBfloat16(NDList inputs) {
+        NDList cast = new NDList(inputs.size());
+        for (NDArray a : inputs) {
+            cast.add(a.getDataType() == DataType.FLOAT32 ? flip(a) : a);
+        }
+        return cast;
+    }
+
+    private NDList toFloat32(NDList outputs) {
+        NDList cast = new NDList(outputs.size());
+        for (NDArray a : outputs) {
+            cast.add(a.getDataType() == DataType.UNKNOWN ? flip(a) : a); // DJL 0.35.1 reads bfloat16 as UNKNOWN
+        }
+        return cast;
+    }
+
+    private static BlockList childrenOf(AbstractBlock block) {
+        try {
+            return (BlockList) CHILDREN.get(block);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("Cannot reach the children of " + block.getClass(), e);
+        }
+    }
+
+    private static Field childrenField() {
+        try {
+            Field f = AbstractBlock.class.getDeclaredField("children");
+            f.setAccessible(true);
+            return f;
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** A TorchScript module that runs its bfloat16 copy during training passes; a SymbolBlock to the guards. */
+    private final class ModuleIsland extends AbstractSymbolBlock {
+        private final PtSymbolBlock original;
+        private final PtSymbolBlock compute;
+
+        ModuleIsland(PtSymbolBlock original, PtSymbolBlock compute) {
+            this.original = original;
+            this.compute = compute;
+        }
+
+        @Override
+        protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training,
+                PairList<String, Object> params) {
+            if (!computing || !active) {
+                return original.forward(store, inputs, training, params);
+            }
+            return toFloat32(compute.forward(store, toBfloat16(inputs), training, params));
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return original.getOutputShapes(inputShapes);
+        }
+
+        @Override
+        public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+            original.initialize(manager, dataType, inputShapes);
+        }
+
+        @Override
+        public boolean isInitialized() {
+            return original.isInitialized();
+        }
+
+        @Override
+        public BlockList getChildren() {
+            return original.getChildren();
+        }
+
+        @Override
+        public ParameterList getDirectParameters() {
+            return original.getDirectParameters();
+        }
+
+        @Override
+        public ParameterList getParameters() {
+            return original.getParameters();
+        }
+
+        @Override
+        public PairList<String, Shape> describeInput() {
+            return original.describeInput();
+        }
+
+        @Override
+        public void saveParameters(DataOutputStream os) throws IOException {
+            original.saveParameters(os);
+        }
+
+        @Override
+        public void loadParameters(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
+            original.loadParameters(manager, is);
+        }
+
+        @Override
+        public String toString() {
+            return original.toString();
+        }
+    }
+
+    /** A DJL layer with weights that computes on their bfloat16 copies during training passes. */
+    private final class LayerIsland extends AbstractBlock {
+        private final Block inner;
+        private final ParameterStore copiesStore = new ParameterStore(own, false) {
+            @Override
+            public NDArray getValue(Parameter parameter, Device device, boolean training) {
+                NDArray shadow = shadows.get(parameter.getId());
+                return shadow != null ? shadow : super.getValue(parameter, device, training);
+            }
+        };
+
+        LayerIsland(Block inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training,
+                PairList<String, Object> params) {
+            if (!computing || !active) {
+                return inner.forward(store, inputs, training, params);
+            }
+            return toFloat32(inner.forward(copiesStore, toBfloat16(inputs), training, params));
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return inner.getOutputShapes(inputShapes);
+        }
+
+        @Override
+        public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+            inner.initialize(manager, dataType, inputShapes);
+        }
+
+        @Override
+        public boolean isInitialized() {
+            return inner.isInitialized();
+        }
+
+        @Override
+        public BlockList getChildren() {
+            return inner.getChildren();
+        }
+
+        @Override
+        public ParameterList getDirectParameters() {
+            return inner.getDirectParameters();
+        }
+
+        @Override
+        public ParameterList getParameters() {
+            return inner.getParameters();
+        }
+
+        @Override
+        public void saveParameters(DataOutputStream os) throws IOException {
+            inner.saveParameters(os);
+        }
+
+        @Override
+        public void loadParameters(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
+            inner.loadParameters(manager, is);
+        }
+
+        @Override
+        public String toString() {
+            return inner.toString();
+        }
+    }
+}
