@@ -59,7 +59,7 @@ import java.util.function.Consumer;
  * float32, so the rest of the model, the loss and the metrics only ever see float32. (DJL 0.35.1's
  * PyTorch JNI has no bfloat16 type code: any DJL operation that passes a bfloat16 array's type to
  * native code aborts the process, so bfloat16 arrays never leave the islands. The casts go through a
- * small scripted module, {@code bf16-cast.pt}, which keeps autograd.) After each backward pass the
+ * small scripted modules, {@code bf16-cast.pt} and {@code fp32-cast.pt}, which keep autograd.) After each backward pass the
  * copies' bfloat16 gradients are added, in float32, to the masters' gradients, and zeroed; after each
  * optimizer step the trained copies are refreshed from the masters (rounded to nearest even).
  *
@@ -70,23 +70,33 @@ public final class MixedPrecision implements AutoCloseable {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MixedPrecision.class);
     private static final Field CHILDREN = childrenField();
-    private static final String CAST_RESOURCE = "bf16-cast.pt";
+    private static final String DOWN_RESOURCE = "bf16-cast.pt";
+    private static final String UP_RESOURCE = "fp32-cast.pt";
+    private static final Field IS_TRAIN = field(PtSymbolBlock.class, "isTrain");
+    /** The version byte a {@code PtSymbolBlock} writes before its module and expects back. */
+    private static final Field VERSION = field(ai.djl.nn.AbstractBaseBlock.class, "version");
     /** Parameter types of normalisation layers: their layers stay float32. */
     private static final Set<Parameter.Type> NORM_TYPES = EnumSet.of(Parameter.Type.GAMMA, Parameter.Type.BETA,
             Parameter.Type.RUNNING_MEAN, Parameter.Type.RUNNING_VAR);
-    /** For tests: {@code -Dfinetune.bf16.unsupported=true} makes the hardware check fail. */
-    static final String UNSUPPORTED_PROPERTY = "finetune.bf16.unsupported";
+    /**
+     * {@code -Dfinetune.bf16=auto} (the default: bfloat16 where the hardware computes it natively),
+     * {@code force} (bfloat16 wherever libtorch runs it, emulated or not: to check numerics) or
+     * {@code off} (float32 always).
+     */
+    public static final String PROPERTY = "finetune.bf16";
 
     private record Installed(BlockList children, int index, String key, Block original) {}
 
-    /** A master parameter and its bfloat16 copy. */
-    private record Copy(Parameter master, NDArray compute) {}
+    /** A master parameter and its bfloat16 copy (of a TorchScript module: its island, else null). */
+    private record Copy(Parameter master, NDArray compute, ModuleIsland module) {}
 
     private final NDManager own;
-    private final PtSymbolBlock cast;
+    private final PtSymbolBlock down;
+    private final PtSymbolBlock up;
     private final ParameterStore castStore;
     private final List<Installed> installed = new ArrayList<>();
     private final List<Copy> copies = new ArrayList<>();
+    private final List<ModuleIsland> modules = new ArrayList<>();
     private final Map<String, NDArray> shadows = new HashMap<>();
     private final Consumer<String> warn;
     /** The model's block when it is itself a TorchScript module, and its island. */
@@ -95,17 +105,20 @@ public final class MixedPrecision implements AutoCloseable {
     private boolean active;
     private boolean verified;
     private volatile boolean computing;
+    /** Serving: every forward pass computes in bfloat16 (no masters train). */
+    private boolean serving;
 
-    private MixedPrecision(NDManager own, PtSymbolBlock cast, Consumer<String> warn) {
+    private MixedPrecision(NDManager own, PtSymbolBlock down, PtSymbolBlock up, Consumer<String> warn) {
         this.own = own;
-        this.cast = cast;
+        this.down = down;
+        this.up = up;
         this.castStore = own == null ? null : new ParameterStore(own, false);
         this.warn = warn;
     }
 
     /** @return an instance that does nothing: float32 training */
     public static MixedPrecision off() {
-        return new MixedPrecision(null, null, m -> { });
+        return new MixedPrecision(null, null, null, m -> { });
     }
 
     /**
@@ -119,20 +132,13 @@ public final class MixedPrecision implements AutoCloseable {
     public static MixedPrecision install(Block root, NDManager manager, Consumer<String> warn) {
         String unsupported = unsupported(manager);
         if (unsupported != null) {
-            warn.accept("BF16 precision was asked for but " + unsupported + "; the fit trains in float32.");
+            warn.accept("BF16 precision was asked for but " + unsupported + "; float32 is used instead.");
             return off();
         }
         NDManager own = manager.newSubManager();
         MixedPrecision precision;
         try {
-            PtSymbolBlock cast;
-            try (InputStream in = MixedPrecision.class.getResourceAsStream(CAST_RESOURCE)) {
-                if (in == null) {
-                    throw new IllegalStateException("The library jar lacks " + CAST_RESOURCE + ": rebuild it.");
-                }
-                cast = JniUtils.loadModule((PtNDManager) own, in, true, false);
-            }
-            precision = new MixedPrecision(own, cast, warn);
+            precision = new MixedPrecision(own, castModule(own, DOWN_RESOURCE), castModule(own, UP_RESOURCE), warn);
             Block replaced = precision.wrap(root);
             if (replaced != root) {
                 precision.rootModule = root;
@@ -150,13 +156,37 @@ public final class MixedPrecision implements AutoCloseable {
         if (precision.copies.isEmpty()) {
             precision.close();
             warn.accept("BF16 precision was asked for but the model has no TorchScript module and no DJL layer with"
-                    + " weights outside normalisation layers; the fit trains in float32.");
+                    + " weights outside normalisation layers; float32 is used instead.");
             return off();
         }
         precision.active = true;
         LOG.info("BF16 mixed precision: {} parameters computed in bfloat16 copies of float32 masters",
                 precision.copies.size());
         return precision;
+    }
+
+    /**
+     * Installs bfloat16 inference on a fitted model for good (an export served in bfloat16): every
+     * forward pass of the returned block computes in bfloat16 islands on copies of the weights as
+     * they are now, with float32 inputs and outputs. Where bfloat16 cannot run, says why and
+     * returns the block as it is.
+     *
+     * @param root the model's block, with its values
+     * @param manager the model's manager (the copies live in a sub-manager of it)
+     * @param warn told why bfloat16 does not apply, when it does not
+     * @return the block to forward
+     */
+    public static Block serving(Block root, NDManager manager, Consumer<String> warn) {
+        MixedPrecision precision = install(root, manager, warn);
+        if (!precision.active) {
+            return root;
+        }
+        precision.serving = true;
+        precision.beginPass();
+        for (Copy c : precision.copies) {
+            c.compute().setRequiresGradient(false);
+        }
+        return precision.rootIsland != null ? precision.rootIsland : root;
     }
 
     /**
@@ -171,8 +201,12 @@ public final class MixedPrecision implements AutoCloseable {
         if (!(manager instanceof PtNDManager)) {
             return "the model's engine is " + manager.getEngine().getEngineName() + ", not PyTorch";
         }
-        if (Boolean.getBoolean(UNSUPPORTED_PROPERTY)) {
-            return "bfloat16 support is switched off (-D" + UNSUPPORTED_PROPERTY + "=true)";
+        String mode = System.getProperty(PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
+        if (mode.equals("off")) {
+            return "bfloat16 is switched off (-D" + PROPERTY + "=off)";
+        }
+        if (mode.equals("force")) {
+            return null;
         }
         Device device = manager.getDevice();
         if (device.isGpu()) {
@@ -181,21 +215,39 @@ public final class MixedPrecision implements AutoCloseable {
             return major >= 8 ? null : "the GPU (compute capability " + capability + ") has no bfloat16 arithmetic;"
                     + " it needs 8.0 (Ampere) or newer";
         }
+        String emulated = ", so bfloat16 would be emulated and slower than float32 (-D" + PROPERTY
+                + "=force trains in bfloat16 anyway)";
         Path cpuinfo = Path.of("/proc/cpuinfo");
         if (!Files.isReadable(cpuinfo)) {
             return "this CPU's bfloat16 support cannot be read (no /proc/cpuinfo on " + System.getProperty("os.name")
-                    + ")";
+                    + ")" + emulated;
         }
         try {
             String flags = Files.readString(cpuinfo, StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
-            if (flags.contains(" avx512_bf16") || flags.contains(" amx_bf16")) {
-                return null;
+            if (!flags.contains(" avx512_bf16") && !flags.contains(" amx_bf16")) {
+                return "this CPU has no bfloat16 arithmetic (neither AVX512_BF16 nor AMX in /proc/cpuinfo)" + emulated;
             }
-            return "this CPU has no bfloat16 arithmetic (neither AVX512_BF16 nor AMX in /proc/cpuinfo), so bfloat16"
-                    + " would be emulated and slower than float32";
         } catch (IOException e) {
-            return "this CPU's bfloat16 support cannot be read (" + e.getMessage() + ")";
+            return "this CPU's bfloat16 support cannot be read (" + e.getMessage() + ")" + emulated;
         }
+        String cap = System.getenv("DNNL_MAX_CPU_ISA");
+        if (cap != null && !isaAllowsBfloat16(cap)) {
+            return "DNNL_MAX_CPU_ISA=" + cap + " keeps oneDNN from its bfloat16 kernels (set it to AVX512_CORE_BF16 or"
+                    + " unset it; docs/design.md says when the cap is needed)" + emulated;
+        }
+        return null;
+    }
+
+    /**
+     * Whether a {@code DNNL_MAX_CPU_ISA} cap leaves oneDNN its bfloat16 kernels.
+     *
+     * @param cap the variable's value
+     * @return true for {@code ALL} and the caps from {@code AVX512_CORE_BF16} up
+     */
+    static boolean isaAllowsBfloat16(String cap) {
+        String c = cap.trim().toUpperCase(Locale.ROOT);
+        return c.isEmpty() || c.equals("ALL") || c.equals("DEFAULT") || c.contains("BF16") || c.contains("AMX")
+                || c.contains("FP16") || c.startsWith("AVX10");
     }
 
     /** @return whether training passes compute in bfloat16 */
@@ -234,7 +286,10 @@ public final class MixedPrecision implements AutoCloseable {
     /** @return the block's bfloat16 island, or the block itself when it is not one */
     private Block wrap(Block block) {
         if (block instanceof PtSymbolBlock module) {
-            return new ModuleIsland(module, computeCopy(module));
+            ModuleIsland island = new ModuleIsland(module);
+            island.build();
+            modules.add(island);
+            return island;
         }
         if (block instanceof AbstractBlock && block.getChildren().isEmpty() && !block.getDirectParameters().isEmpty()) {
             boolean norm = false;
@@ -244,10 +299,10 @@ public final class MixedPrecision implements AutoCloseable {
             if (!norm && block.isInitialized()) {
                 for (Pair<String, Parameter> p : block.getDirectParameters()) {
                     Parameter master = p.getValue();
-                    NDArray shadow = flip(master.getArray());
+                    NDArray shadow = down(master.getArray());
                     shadow.attach(own);
                     shadows.put(master.getId(), shadow);
-                    copies.add(new Copy(master, shadow));
+                    copies.add(new Copy(master, shadow, null));
                 }
                 return new LayerIsland(block);
             }
@@ -256,16 +311,15 @@ public final class MixedPrecision implements AutoCloseable {
     }
 
     /** A bfloat16 copy of a TorchScript module, its parameters paired with the module's by name. */
-    private PtSymbolBlock computeCopy(PtSymbolBlock module) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        JniUtils.writeModule(module, bytes, false);
-        byte[] bf16 = TorchScriptCast.toBfloat16(bytes.toByteArray());
+    private PtSymbolBlock computeCopy(PtSymbolBlock module, ModuleIsland island) {
+        byte[] bf16 = TorchScriptCast.toBfloat16(bytes(module));
         PtSymbolBlock copy;
         try {
             copy = JniUtils.loadModule((PtNDManager) own, new ByteArrayInputStream(bf16), true, false);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        restoreMode(copy); // loaded in the mode it was written in; DJL believes a new block trains
         Map<String, Parameter> byName = new HashMap<>();
         for (Pair<String, Parameter> p : copy.getDirectParameters()) {
             byName.put(p.getKey(), p.getValue());
@@ -276,17 +330,34 @@ public final class MixedPrecision implements AutoCloseable {
                 throw new IllegalStateException("The bfloat16 copy of the TorchScript module lacks its parameter "
                         + p.getKey() + ".");
             }
-            copies.add(new Copy(p.getValue(), twin.getArray()));
+            copies.add(new Copy(p.getValue(), twin.getArray(), island));
         }
         return copy;
     }
 
-    /**
-     * Casts between float32 and bfloat16 (either way), keeping autograd; the result lives in the
-     * input's manager.
-     */
-    NDArray flip(NDArray x) {
-        return cast.forward(castStore, new NDList(x), true).head();
+    private static byte[] bytes(PtSymbolBlock module) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        JniUtils.writeModule(module, bytes, false);
+        return bytes.toByteArray();
+    }
+
+    private static PtSymbolBlock castModule(NDManager own, String resource) throws IOException {
+        try (InputStream in = MixedPrecision.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("The library jar lacks " + resource + ": rebuild it.");
+            }
+            return JniUtils.loadModule((PtNDManager) own, in, true, false);
+        }
+    }
+
+    /** Casts to bfloat16, keeping autograd; the result lives in the input's manager. */
+    NDArray down(NDArray x) {
+        return down.forward(castStore, new NDList(x), true).head();
+    }
+
+    /** Casts to float32, keeping autograd; the result lives in the input's manager. */
+    NDArray up(NDArray x) {
+        return up.forward(castStore, new NDList(x), true).head();
     }
 
     /**
@@ -298,9 +369,34 @@ public final class MixedPrecision implements AutoCloseable {
         if (!active) {
             return;
         }
+        for (ModuleIsland m : modules) {
+            if (m.original.getHandle() != m.originalHandle) {
+                m.build(); // the module was reloaded (a checkpoint restored): copy it afresh
+            }
+        }
         for (Copy c : copies) {
             c.compute().setRequiresGradient(c.master().requiresGradient());
             refresh(c);
+        }
+        for (ModuleIsland m : modules) {
+            m.counters = TorchScriptCast.integerRecords(bytes(m.compute));
+        }
+    }
+
+    /**
+     * Carries the BatchNorm statistics that the bfloat16 copies updated in a training pass back to
+     * the float32 modules (a module traced or scripted in train mode updates them whenever it
+     * trains), so validation, checkpoints and the fitted model have them: at the end of each
+     * training pass.
+     */
+    public void endPass() {
+        if (!active) {
+            return;
+        }
+        for (ModuleIsland m : modules) {
+            if (!TorchScriptCast.integerRecords(bytes(m.compute)).equals(m.counters)) {
+                m.takeStatistics();
+            }
         }
     }
 
@@ -362,7 +458,7 @@ public final class MixedPrecision implements AutoCloseable {
                 continue; // not reached by this batch's graph
             }
             grad.attach(scope);
-            NDArray term = flip(grad).mul(c.master().getArray()).sum();
+            NDArray term = up(grad).mul(c.master().getArray()).sum();
             grad.muli(0);
             total = total == null ? term : total.add(term);
         }
@@ -413,6 +509,7 @@ public final class MixedPrecision implements AutoCloseable {
         }
         installed.clear();
         copies.clear();
+        modules.clear();
         shadows.clear();
         active = false;
         if (own != null) {
@@ -423,7 +520,7 @@ public final class MixedPrecision implements AutoCloseable {
     private NDList toBfloat16(NDList inputs) {
         NDList cast = new NDList(inputs.size());
         for (NDArray a : inputs) {
-            cast.add(a.getDataType() == DataType.FLOAT32 ? flip(a) : a);
+            cast.add(a.getDataType() == DataType.FLOAT32 ? down(a) : a);
         }
         return cast;
     }
@@ -431,7 +528,7 @@ public final class MixedPrecision implements AutoCloseable {
     private NDList toFloat32(NDList outputs) {
         NDList cast = new NDList(outputs.size());
         for (NDArray a : outputs) {
-            cast.add(a.getDataType() == DataType.UNKNOWN ? flip(a) : a); // DJL 0.35.1 reads bfloat16 as UNKNOWN
+            cast.add(a.getDataType() == DataType.UNKNOWN ? up(a) : a); // DJL 0.35.1 reads bfloat16 as UNKNOWN
         }
         return cast;
     }
@@ -441,6 +538,29 @@ public final class MixedPrecision implements AutoCloseable {
             return (BlockList) CHILDREN.get(block);
         } catch (IllegalAccessException e) {
             throw new IllegalStateException("Cannot reach the children of " + block.getClass(), e);
+        }
+    }
+
+    /** A loaded module starts in its saved mode: put it in the mode DJL believes it is in. */
+    private static void restoreMode(PtSymbolBlock module) {
+        try {
+            if (IS_TRAIN.getBoolean(module)) {
+                JniUtils.enableTrainingMode(module);
+            } else {
+                JniUtils.enableInferenceMode(module);
+            }
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("Cannot read the mode of " + module, e);
+        }
+    }
+
+    private static Field field(Class<?> owner, String name) {
+        try {
+            Field f = owner.getDeclaredField(name);
+            f.setAccessible(true);
+            return f;
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
         }
     }
 
@@ -457,17 +577,76 @@ public final class MixedPrecision implements AutoCloseable {
     /** A TorchScript module that runs its bfloat16 copy during training passes; a SymbolBlock to the guards. */
     private final class ModuleIsland extends AbstractSymbolBlock {
         private final PtSymbolBlock original;
-        private final PtSymbolBlock compute;
+        private PtSymbolBlock compute;
+        /** The native module the copy was made from (a restored checkpoint loads a new one). */
+        private long originalHandle;
+        /** The copy's integer records at the start of the pass: BatchNorm's batch counters. */
+        private Map<String, java.nio.ByteBuffer> counters;
 
-        ModuleIsland(PtSymbolBlock original, PtSymbolBlock compute) {
+        ModuleIsland(PtSymbolBlock original) {
             this.original = original;
-            this.compute = compute;
+        }
+
+        /** (Re)makes the bfloat16 copy from the module as it is now. */
+        void build() {
+            copies.removeIf(c -> c.module() == this);
+            if (compute != null) {
+                compute.close();
+            }
+            compute = computeCopy(original, this);
+            originalHandle = original.getHandle();
+        }
+
+        /**
+         * Gives the float32 module the copy's BatchNorm statistics: its archive with the copy's
+         * buffers is loaded as a new native module, and the parameter arrays that the fit holds
+         * (groups, optimizer, copies) are pointed at the new module's tensors, which hold the same
+         * float32 values.
+         */
+        void takeStatistics() {
+            java.util.Set<java.nio.ByteBuffer> parameters = new java.util.HashSet<>();
+            for (Pair<String, Parameter> p : original.getDirectParameters()) {
+                parameters.add(java.nio.ByteBuffer.wrap(p.getValue().getArray().toByteArray()));
+            }
+            byte[] merged = TorchScriptCast.withStatistics(bytes(original), bytes(compute), parameters);
+            long previous = original.getHandle();
+            ByteArrayOutputStream framed = new ByteArrayOutputStream();
+            try (DataOutputStream out = new DataOutputStream(framed)) {
+                out.writeByte(VERSION.getByte(original));
+                out.writeLong(merged.length);
+                out.write(merged);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException("Cannot read the parameter format version of " + original, e);
+            }
+            PtNDManager manager = (PtNDManager) original.getDirectParameters().get(0).getValue().getArray()
+                    .getManager();
+            try {
+                original.loadParameters(manager, new DataInputStream(new ByteArrayInputStream(framed.toByteArray())));
+            } catch (IOException | MalformedModelException e) {
+                throw new IllegalStateException("Could not give the TorchScript module its BatchNorm statistics", e);
+            }
+            Map<String, NDArray> fresh = new HashMap<>();
+            for (NDArray a : JniUtils.moduleGetParams(original, manager)) {
+                fresh.put(a.getName(), a);
+            }
+            for (Pair<String, Parameter> p : original.getDirectParameters()) { // the cached parameters the fit holds
+                NDArray held = p.getValue().getArray();
+                boolean trains = p.getValue().requiresGradient();
+                held.intern(fresh.remove(p.getKey()));
+                held.setRequiresGradient(trains);
+            }
+            fresh.values().forEach(NDArray::close);
+            JniUtils.deleteModule(previous);
+            restoreMode(original);
+            originalHandle = original.getHandle();
         }
 
         @Override
         protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training,
                 PairList<String, Object> params) {
-            if (!computing || !active) {
+            if (!(computing || serving) || !active) {
                 return original.forward(store, inputs, training, params);
             }
             return toFloat32(compute.forward(store, toBfloat16(inputs), training, params));
@@ -542,7 +721,7 @@ public final class MixedPrecision implements AutoCloseable {
         @Override
         protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training,
                 PairList<String, Object> params) {
-            if (!computing || !active) {
+            if (!(computing || serving) || !active) {
                 return inner.forward(store, inputs, training, params);
             }
             return toFloat32(inner.forward(copiesStore, toBfloat16(inputs), training, params));

@@ -57,9 +57,11 @@ public final class TorchScriptCast {
             }
             found |= name.endsWith("/data.pkl");
             byte[] pickle = e.getValue();
-            for (String key : floatStorageKeys(pickle, name)) {
-                floatRecords.add(dir + key);
-            }
+            storageTypes(pickle, name).forEach((key, type) -> {
+                if (type.equals("Float")) {
+                    floatRecords.add(dir + key);
+                }
+            });
             entries.put(name, replaceGlobal(pickle));
         }
         if (!found) {
@@ -76,6 +78,88 @@ public final class TorchScriptCast {
             entries.put(record, toBfloat16Bits(bytes));
         }
         return write(entries);
+    }
+
+    /**
+     * The storage records of every type, by their path in the archive ({@code archive/data/0}).
+     *
+     * @param archive the bytes of a TorchScript archive
+     * @return each record's element type ({@code Float}, {@code BFloat16}, {@code Long}, ...)
+     */
+    public static Map<String, String> recordTypes(byte[] archive) {
+        return recordTypes(archive, read(archive));
+    }
+
+    /**
+     * The integer records of a module (BatchNorm's {@code num_batches_tracked}, which counts the
+     * batches its running statistics have taken in), by path: if they change, the statistics did.
+     *
+     * @param archive the bytes of a TorchScript archive
+     * @return the contents of its integer records
+     */
+    public static Map<String, ByteBuffer> integerRecords(byte[] archive) {
+        Map<String, byte[]> entries = read(archive);
+        Map<String, ByteBuffer> out = new LinkedHashMap<>();
+        recordTypes(archive, entries).forEach((path, type) -> {
+            if (type.equals("Long") || type.equals("Int")) {
+                out.put(path, ByteBuffer.wrap(entries.get(path)));
+            }
+        });
+        return out;
+    }
+
+    private static Map<String, String> recordTypes(byte[] archive, Map<String, byte[]> entries) {
+        Map<String, String> types = new LinkedHashMap<>();
+        entries.forEach((name, bytes) -> {
+            if (name.endsWith("/data.pkl")) {
+                String dir = name.substring(0, name.length() - "data.pkl".length()) + "data/";
+                storageTypes(bytes, name).forEach((key, type) -> types.put(dir + key, type));
+            }
+        });
+        return types;
+    }
+
+    /**
+     * A float32 archive whose buffers (BatchNorm's running statistics and counters) are taken from
+     * its bfloat16 copy (written by the same module structure, so with the same record keys),
+     * widened exactly to float32; its parameters stay as they are. A float record is a parameter
+     * when its bytes are those of one of the given parameters.
+     *
+     * @param float32 the float32 module's archive (its parameters are the masters)
+     * @param bfloat16 the archive of its bfloat16 copy, whose statistics moved on
+     * @param parameters the contents of the module's parameters, as little-endian float32 bytes
+     * @return the float32 archive with the copy's statistics
+     */
+    public static byte[] withStatistics(byte[] float32, byte[] bfloat16, Set<ByteBuffer> parameters) {
+        Map<String, byte[]> target = read(float32);
+        Map<String, byte[]> source = read(bfloat16);
+        Map<String, String> targetTypes = recordTypes(float32, target);
+        Map<String, String> sourceTypes = recordTypes(bfloat16, source);
+        if (!targetTypes.keySet().equals(sourceTypes.keySet())) {
+            throw new IllegalArgumentException("The bfloat16 copy's archive has other records than the module's.");
+        }
+        targetTypes.forEach((path, type) -> {
+            byte[] own = target.get(path);
+            byte[] copy = source.get(path);
+            if (type.equals("Float") && sourceTypes.get(path).equals("BFloat16")) {
+                if (!parameters.contains(ByteBuffer.wrap(own))) {
+                    target.put(path, toFloat32Bits(copy));
+                }
+            } else if (type.equals(sourceTypes.get(path)) && !type.equals("Float")) {
+                target.put(path, copy);
+            }
+        });
+        return write(target);
+    }
+
+    /** Widens little-endian bfloat16 values to float32 (exact). */
+    static byte[] toFloat32Bits(byte[] bf16) {
+        ByteBuffer in = ByteBuffer.wrap(bf16).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate(bf16.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        while (in.hasRemaining()) {
+            out.putInt((in.getShort() & 0xFFFF) << 16);
+        }
+        return out.array();
     }
 
     /** Rounds little-endian float32 values to bfloat16, to nearest with ties to even; NaN stays NaN. */
@@ -108,14 +192,15 @@ public final class TorchScriptCast {
     }
 
     /**
-     * The keys of the storage records the pickle declares as float32. Walks the pickle's opcodes
+     * The element type of each storage record the pickle declares ({@code Float}, {@code Long},
+     * {@code BFloat16}, ...), by key. Walks the pickle's opcodes
      * (protocol 2, as TorchScript writes it) with its memo, since strings and globals are written
      * once and fetched by memo index afterwards; a storage reference is the tuple
      * {@code ("storage", torch.<Type>Storage, key, location, size)}.
      */
-    private static Set<String> floatStorageKeys(byte[] pickle, String name) {
+    private static Map<String, String> storageTypes(byte[] pickle, String name) {
         Map<Integer, Object> memo = new HashMap<>();
-        Set<String> keys = new HashSet<>();
+        Map<String, String> keys = new HashMap<>();
         Object last = null;
         // the values seen since the last MARK: MARK "storage" type key
         int state = 0;
@@ -182,8 +267,8 @@ public final class TorchScriptCast {
                 type = value instanceof Global g ? g.name() : null;
                 state = type != null ? 3 : 0;
             } else if (state == 3) {
-                if (value instanceof String key && type.equals("torch\nFloatStorage\n")) {
-                    keys.add(key);
+                if (value instanceof String key) {
+                    keys.put(key, type.substring("torch\n".length(), type.length() - "Storage\n".length()));
                 }
                 state = 0;
             }

@@ -208,6 +208,7 @@ public final class TrainingLoop {
                                 + " one sample, and a batch size no larger than the dataset when"
                                 + " dropping the last batch.");
             }
+            precision.endPass();
             double meanLoss = lossSum.getFloat() / samples;
             double accuracy = (double) correct.getLong() / samples;
             return new EpochTotals(samples, batches, meanLoss, accuracy, null, 2, lastRate, labelCounts);
@@ -424,6 +425,7 @@ public final class TrainingLoop {
                 throw new IllegalArgumentException("The training dataset produced no batches for the trial steps.");
             }
         }
+        precision.endPass();
         return losses;
     }
 

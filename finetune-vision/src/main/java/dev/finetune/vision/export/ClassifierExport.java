@@ -15,6 +15,7 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Pipeline;
 import ai.djl.translate.Translator;
+import dev.finetune.core.Precision;
 import dev.finetune.core.internal.ParameterValues;
 import dev.finetune.vision.image.Backdrop;
 import dev.finetune.vision.image.Channels;
@@ -69,6 +70,8 @@ public final class ClassifierExport {
 
     /** The {@code serving.properties} key stating the test-time augmentation of the served predictions. */
     public static final String TTA_PROPERTY = "finetune.testTimeAugmentation";
+    /** The {@code serving.properties} key that records an export served in bfloat16. */
+    public static final String PRECISION_PROPERTY = "finetune.precision";
 
     private ClassifierExport() {}
 
@@ -234,11 +237,51 @@ public final class ClassifierExport {
      */
     public static void save(Model model, Path dir, String name, List<String> classNames, Preprocessing preprocessing)
             throws IOException {
-        write(model, dir, name, classNames, preprocessing, null);
+        write(model, dir, name, classNames, preprocessing, null, Precision.FP32);
+    }
+
+    /**
+     * Saves the model directory to be served in a given precision. The weights written are the
+     * model's float32 weights either way; with {@link Precision#BF16} a TorchScript classifier's
+     * layout becomes {@code bf16(...)}, and {@link #load} serves it with its TorchScript modules and
+     * weighted layers computing in bfloat16 (inputs and probabilities stay float32); where the
+     * serving machine has no bfloat16 arithmetic it logs why and serves float32. A DJL-built block
+     * has no layout: {@code serving.properties} records {@value #PRECISION_PROPERTY}, and the
+     * architecture is given as {@code criteria(dir).optBlock(servingBlock(architecture,
+     * Precision.BF16))}.
+     *
+     * <pre>{@code
+     * ClassifierExport.save(model, dir, "clothes", names, Preprocessing.imageNet(224), Precision.BF16);
+     * try (ZooModel<Image, Classifications> served = ClassifierExport.load(dir)) { ... }
+     * }</pre>
+     *
+     * @param model the fine-tuned model (its block holds the new head)
+     * @param dir the directory, created if needed
+     * @param name the model name (the weights file prefix)
+     * @param classNames class names in label order
+     * @param preprocessing how images become inputs
+     * @param precision the precision predictions compute in
+     * @throws IOException if writing fails
+     */
+    public static void save(Model model, Path dir, String name, List<String> classNames, Preprocessing preprocessing,
+            Precision precision) throws IOException {
+        write(model, dir, name, classNames, preprocessing, null, Objects.requireNonNull(precision, "precision"));
+    }
+
+    /**
+     * A DJL-built architecture for {@code criteria(dir).optBlock(...)} that serves in a precision
+     * (see {@link #save(Model, Path, String, List, Preprocessing, Precision)}).
+     *
+     * @param architecture the architecture the export was trained with (values are loaded into it)
+     * @param precision the precision predictions compute in
+     * @return the block to give the criteria
+     */
+    public static Block servingBlock(Block architecture, Precision precision) {
+        return precision == Precision.BF16 ? new Bf16ServingBlock(architecture) : architecture;
     }
 
     private static void write(Model model, Path dir, String name, List<String> classNames, Preprocessing preprocessing,
-            String augmentation) throws IOException {
+            String augmentation, Precision precision) throws IOException {
         if (classNames.isEmpty()) {
             throw new IllegalArgumentException("Give the class names of the head.");
         }
@@ -271,7 +314,11 @@ public final class ClassifierExport {
         String layout = TorchScriptClassifierBlockFactory.layoutOf(model.getBlock());
         if (layout != null) {
             p.setProperty("blockFactory", TorchScriptClassifierBlockFactory.class.getName());
-            p.setProperty(TorchScriptClassifierBlockFactory.LAYOUT, layout);
+            p.setProperty(TorchScriptClassifierBlockFactory.LAYOUT,
+                    precision == Precision.BF16 ? Bf16ServingBlock.LAYOUT + "(" + layout + ")" : layout);
+        }
+        if (precision == Precision.BF16) {
+            p.setProperty(PRECISION_PROPERTY, precision.name());
         }
         if (augmentation != null) {
             p.setProperty(TTA_PROPERTY, augmentation);
@@ -314,7 +361,7 @@ public final class ClassifierExport {
                 own.initialize(model.getNDManager(), DataType.FLOAT32, input); // as save does for a bare module
             }
             wrapped.initialize(model.getNDManager(), DataType.FLOAT32, input); // records the input shape; values kept
-            write(model, dir, name, classNames, preprocessing, augmentation.describe());
+            write(model, dir, name, classNames, preprocessing, augmentation.describe(), Precision.FP32);
         } finally {
             model.setBlock(own);
         }

@@ -64,6 +64,10 @@ public final class TorchScriptClassifierBlockFactory implements BlockFactory {
         if (block instanceof SqrtL2Block) {
             return SqrtL2Block.LAYOUT;
         }
+        if (block instanceof Bf16ServingBlock b) {
+            String inner = describe(b.inner());
+            return inner == null ? null : Bf16ServingBlock.LAYOUT + "(" + inner + ")";
+        }
         if (block instanceof MirrorAverageBlock m) {
             String inner = describe(m.inner());
             return inner == null ? null : MirrorAverageBlock.LAYOUT + "(" + inner + ")";
@@ -132,6 +136,11 @@ public final class TorchScriptClassifierBlockFactory implements BlockFactory {
         }
         if (part.equals(SqrtL2Block.LAYOUT)) {
             return new SqrtL2Block();
+        }
+        String bf16 = Bf16ServingBlock.LAYOUT + "(";
+        if (part.startsWith(bf16) && part.endsWith(")")) {
+            Block inner = build(part.substring(bf16.length(), part.length() - 1), manager);
+            return inner == null ? null : new Bf16ServingBlock(inner);
         }
         String open = MirrorAverageBlock.LAYOUT + "(";
         if (part.startsWith(open) && part.endsWith(")")) {
