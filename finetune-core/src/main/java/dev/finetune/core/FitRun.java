@@ -279,7 +279,7 @@ final class FitRun implements FitControl {
                             ? CacheSplit.prepare(block, plans, data.trainSet(), data.validationSet(),
                                     new int[] {data.train().size(), data.validation().size()}, manager,
                                     tuner.featureCacheMemoryLimit, tuner.featureCacheDirectory,
-                                    average != null ? average.tracked() : java.util.Set.of())
+                                    average != null ? average.tracked() : java.util.Set.of(), precision.active())
                             : null;
                     PlanOptimizer stageOptimizer = new PlanOptimizer(stage.optimizer(), manager)) {
                 optimizer = stageOptimizer;

@@ -144,4 +144,46 @@ class FeatureCacheTest {
             }
         }
     }
+
+    @Test
+    void bfloat16FeaturesTakeHalfTheBytesAndReadBackAsTheFloat32OnesRounded(@TempDir Path dir) throws Exception {
+        try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+            SequentialBlock backbone = new SequentialBlock();
+            var children = model.getBlock().getChildren().values();
+            for (int c = 0; c < children.size() - 1; c++) {
+                backbone.add(children.get(c));
+            }
+            var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 61);
+            try (FeatureCache fp32 = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64);
+                    FeatureCache heap = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64,
+                            Long.MAX_VALUE, null, true);
+                    FeatureCache file = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64, 1000,
+                            dir, true)) {
+                assertThat(heap.bytes()).isEqualTo(fp32.bytes() / 2);
+                assertThat(heap.onDisk()).isFalse();
+                assertThat(file.onDisk()).isTrue();
+                assertThat(file.file()).hasSize(100L * 64 * 2);
+                float[][] exact = fp32.rows();
+                float[][] rounded = heap.rows();
+                for (int i = 0; i < exact.length; i++) {
+                    for (int j = 0; j < exact[i].length; j++) {
+                        float expected = Float.intBitsToFloat(
+                                dev.finetune.core.internal.TorchScriptCast.bfloat16(exact[i][j]) << 16);
+                        if (rounded[i][j] != expected) {
+                            throw new AssertionError("row " + i + " feature " + j + ": " + rounded[i][j]
+                                    + " is not " + exact[i][j] + " rounded to bfloat16");
+                        }
+                    }
+                }
+                assertThat(file.rows()).isDeepEqualTo(rounded);
+                assertThat(heap.labels()).containsExactly(fp32.labels());
+                try (NDManager m = NDManager.newBaseManager()) {
+                    var batch = heap.dataset(100, false).getData(m).iterator().next();
+                    assertThat(batch.getData().head().getDataType()).isEqualTo(ai.djl.ndarray.types.DataType.FLOAT32);
+                    assertThat(batch.getData().head().getShape()).isEqualTo(new Shape(100, 64));
+                    batch.close();
+                }
+            }
+        }
+    }
 }

@@ -34,7 +34,8 @@ import java.util.List;
  * what follows never run that part again. The features live on the model's device while they fit
  * under a memory limit, and otherwise in a memory-mapped file that is read back per batch. Valid
  * while the frozen part's weights and statistics stay fixed and the dataset gives the same input for
- * a sample every time (no augmentation). Owns native memory and possibly a file: close it.
+ * a sample every time (no augmentation). Features may be stored as bfloat16 (half the bytes, read
+ * back as float32; a bfloat16 fit stores them so). Owns native memory and possibly a file: close it.
  */
 public final class FeatureCache implements AutoCloseable {
 
@@ -49,12 +50,16 @@ public final class FeatureCache implements AutoCloseable {
     private final NDArray labels;
     // on disk
     private final Path file;
-    private final List<MappedByteBuffer> segments;
+    // on the host (a file, or bfloat16 values in the Java heap)
+    private final List<ByteBuffer> segments;
     private final long samplesPerSegment;
     private final float[] hostLabels;
+    /** Whether host records hold bfloat16 values (2 bytes each) rather than float32. */
+    private final boolean bfloat16;
 
     private FeatureCache(NDManager manager, long size, Shape sampleShape, NDArray features, NDArray labels, Path file,
-            List<MappedByteBuffer> segments, long samplesPerSegment, float[] hostLabels) {
+            List<ByteBuffer> segments, long samplesPerSegment, float[] hostLabels, boolean bfloat16) {
+        this.bfloat16 = bfloat16;
         this.manager = manager;
         this.size = size;
         this.sampleShape = sampleShape;
@@ -94,6 +99,28 @@ public final class FeatureCache implements AutoCloseable {
      */
     public static FeatureCache compute(Block frozen, NDManager parameterManager, RandomAccessDataset data, int chunk,
             long memoryLimit, Path directory) {
+        return compute(frozen, parameterManager, data, chunk, memoryLimit, directory, false);
+    }
+
+    /**
+     * As {@link #compute(Block, NDManager, RandomAccessDataset, int, long, Path)}, optionally storing
+     * the features as bfloat16 (rounded to nearest even): half the memory or disk, read back as
+     * float32 per batch. Bfloat16 features live on the host (the Java heap under the memory limit, a
+     * memory-mapped file over it), whatever the device.
+     *
+     * @param frozen the frozen part of the model
+     * @param parameterManager the manager of the model's parameters (its device is used)
+     * @param data the dataset, read by index
+     * @param chunk samples per forward pass on a GPU (a CPU runs {@value #CPU_FORWARD_BATCH} at a time)
+     * @param memoryLimit the most bytes kept in memory
+     * @param directory where a file-backed cache goes (null: the system's temporary folder)
+     * @param bfloat16 whether to store bfloat16 values
+     * @return the cache
+     */
+    public static FeatureCache compute(Block frozen, NDManager parameterManager, RandomAccessDataset data, int chunk,
+            long memoryLimit, Path directory, boolean bfloat16) {
+        int valueBytes = bfloat16 ? 2 : Float.BYTES;
+        ByteBuffer heap = null;
         NDManager manager = parameterManager.newSubManager();
         ParameterStore store = new ParameterStore(parameterManager, false);
         long n = data.size();
@@ -128,20 +155,33 @@ public final class FeatureCache implements AutoCloseable {
                     NDArray y = NDArrays.stack(targets);
                     if (sampleShape == null) {
                         sampleShape = out.getShape().slice(1);
-                        long bytes = n * sampleShape.size() * Float.BYTES;
+                        long bytes = n * sampleShape.size() * valueBytes;
                         if (bytes > memoryLimit) {
                             Path dir = directory != null ? directory : Path.of(System.getProperty("java.io.tmpdir"));
                             Files.createDirectories(dir);
-                            file = Files.createTempFile(dir, "finetune-features-", ".f32");
+                            file = Files.createTempFile(dir, "finetune-features-", bfloat16 ? ".bf16" : ".f32");
                             channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+                            hostLabels = new float[Math.toIntExact(n)];
+                        } else if (bfloat16) {
+                            heap = ByteBuffer.allocate(Math.toIntExact(bytes)).order(ByteOrder.nativeOrder());
                             hostLabels = new float[Math.toIntExact(n)];
                         }
                     }
-                    if (channel != null) {
+                    if (channel != null || heap != null) {
                         float[] values = out.toType(DataType.FLOAT32, false).toFloatArray();
-                        ByteBuffer buf = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
-                        buf.asFloatBuffer().put(values);
-                        while (buf.hasRemaining()) {
+                        ByteBuffer buf = ByteBuffer.allocate(values.length * valueBytes).order(ByteOrder.nativeOrder());
+                        if (bfloat16) {
+                            for (float v : values) {
+                                buf.putShort(dev.finetune.core.internal.TorchScriptCast.bfloat16(v));
+                            }
+                            buf.flip();
+                        } else {
+                            buf.asFloatBuffer().put(values);
+                        }
+                        if (heap != null) {
+                            heap.put(buf);
+                        }
+                        while (channel != null && buf.hasRemaining()) {
                             channel.write(buf);
                         }
                         float[] ys = y.toType(DataType.FLOAT32, false).toFloatArray();
@@ -159,10 +199,14 @@ public final class FeatureCache implements AutoCloseable {
                     y.close();
                 }
             }
+            if (heap != null) {
+                heap.flip();
+                return new FeatureCache(manager, n, sampleShape, null, null, null, List.of(heap), n, hostLabels, true);
+            }
             if (channel != null) {
-                long recordBytes = sampleShape.size() * Float.BYTES;
+                long recordBytes = sampleShape.size() * valueBytes;
                 long perSegment = Math.max(1, (1L << 30) / recordBytes);
-                List<MappedByteBuffer> segments = new ArrayList<>();
+                List<ByteBuffer> segments = new ArrayList<>();
                 for (long first = 0; first < n; first += perSegment) {
                     long count = Math.min(perSegment, n - first);
                     MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY, first * recordBytes, count * recordBytes);
@@ -170,7 +214,8 @@ public final class FeatureCache implements AutoCloseable {
                     segments.add(m);
                 }
                 channel.close();
-                return new FeatureCache(manager, n, sampleShape, null, null, file, segments, perSegment, hostLabels);
+                return new FeatureCache(manager, n, sampleShape, null, null, file, segments, perSegment, hostLabels,
+                        bfloat16);
             }
         } catch (java.nio.channels.ClosedByInterruptException e) {
             manager.close();
@@ -191,7 +236,7 @@ public final class FeatureCache implements AutoCloseable {
         labels.attach(manager);
         featureParts.close();
         labelParts.close();
-        return new FeatureCache(manager, n, sampleShape, features, labels, null, null, 0, null);
+        return new FeatureCache(manager, n, sampleShape, features, labels, null, null, 0, null, false);
     }
 
     private static TrainingInterruptedException interrupted(long done, long n, int chunk, Throwable cause) {
@@ -249,16 +294,24 @@ public final class FeatureCache implements AutoCloseable {
      * @return the dataset (valid while this cache is open)
      */
     public RandomAccessDataset dataset(int batchSize, boolean shuffle) {
-        if (!onDisk()) {
+        if (segments == null) {
             return new ArrayDataset.Builder().setData(features).optLabels(labels).setSampling(batchSize, shuffle).build();
         }
         return new MappedDataset(new MappedDataset.Builder().setSampling(batchSize, shuffle), this);
     }
 
     private FloatBuffer record(long index) {
-        MappedByteBuffer segment = segments.get((int) (index / samplesPerSegment));
+        ByteBuffer segment = segments.get((int) (index / samplesPerSegment));
         int floats = (int) sampleShape.size();
         int offset = (int) (index % samplesPerSegment) * floats;
+        if (bfloat16) {
+            java.nio.ShortBuffer all = segment.duplicate().order(ByteOrder.nativeOrder()).asShortBuffer();
+            float[] widened = new float[floats];
+            for (int i = 0; i < floats; i++) {
+                widened[i] = Float.intBitsToFloat((all.get(offset + i) & 0xFFFF) << 16);
+            }
+            return FloatBuffer.wrap(widened);
+        }
         FloatBuffer all = segment.duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer();
         all.position(offset);
         FloatBuffer one = all.slice();
@@ -308,7 +361,7 @@ public final class FeatureCache implements AutoCloseable {
     public float[][] rows() {
         int d = (int) sampleShape.size();
         float[][] out = new float[(int) size][d];
-        if (onDisk()) {
+        if (segments != null) {
             for (int i = 0; i < size; i++) {
                 record(i).get(out[i]);
             }
@@ -323,7 +376,7 @@ public final class FeatureCache implements AutoCloseable {
 
     /** @return the labels as class indices, on the host */
     public int[] labels() {
-        float[] flat = onDisk() ? hostLabels : labels.toType(DataType.FLOAT32, false).toFloatArray();
+        float[] flat = hostLabels != null ? hostLabels : labels.toType(DataType.FLOAT32, false).toFloatArray();
         int[] out = new int[flat.length];
         for (int i = 0; i < flat.length; i++) {
             out[i] = Math.round(flat[i]);
@@ -343,7 +396,8 @@ public final class FeatureCache implements AutoCloseable {
 
     /** @return the size in bytes of the cached features */
     public long bytes() {
-        return size * sampleShape.size() * (onDisk() ? Float.BYTES : features.getDataType().getNumOfBytes());
+        return size * sampleShape.size() * (bfloat16 ? 2 : segments != null ? Float.BYTES
+                : features.getDataType().getNumOfBytes());
     }
 
     @Override

@@ -60,10 +60,12 @@ public final class CacheSplit implements AutoCloseable {
      * @param directory where file caches go, or null for the temporary folder
      * @param averaged parameters whose weight average may differ from their value (trained before):
      *     they stay out of the cached prefix, which validation runs with the live weights
+     * @param bfloat16 whether the features are stored as bfloat16 (a bfloat16 fit)
      * @return the split, or null when the stage trains on the whole model
      */
     public static CacheSplit prepare(Block block, List<EpochPlan> plans, Dataset train, Dataset validation,
-            int[] batchSizes, NDManager manager, long memoryLimit, Path directory, Set<Parameter> averaged) {
+            int[] batchSizes, NDManager manager, long memoryLimit, Path directory, Set<Parameter> averaged,
+            boolean bfloat16) {
         int split = splitChild(block, plans, train, validation, averaged);
         if (split <= 0) {
             return null;
@@ -75,11 +77,11 @@ public final class CacheSplit implements AutoCloseable {
             (c < split ? frozen : rest).add(children.get(c).getValue());
         }
         FeatureCache trainCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) train, CHUNK, memoryLimit,
-                directory);
+                directory, bfloat16);
         FeatureCache validationCache;
         try {
             validationCache = FeatureCache.compute(frozen, manager, (RandomAccessDataset) validation, CHUNK,
-                    memoryLimit, directory);
+                    memoryLimit, directory, bfloat16);
         } catch (RuntimeException e) {
             trainCache.close();
             throw e;
@@ -87,7 +89,7 @@ public final class CacheSplit implements AutoCloseable {
         LOG.info("training children {}.. on cached outputs of the first {} ({} + {} samples of {}, {} MB, {})", split,
                 split, trainCache.size(), validationCache.size(), trainCache.sampleShape(),
                 (trainCache.bytes() + validationCache.bytes()) / (1 << 20),
-                trainCache.onDisk() ? "memory-mapped file" : "in memory");
+                (trainCache.onDisk() ? "memory-mapped file" : "in memory") + (bfloat16 ? ", bfloat16" : ""));
         return new CacheSplit(rest, trainCache, validationCache, batchSizes[0], batchSizes[1]);
     }
 
