@@ -44,6 +44,7 @@ class CommandLinesTest {
         assertThat(execute(TransferStudy.class, "--help").out()).contains("--full", "--sizes=N[,N...]",
                 "--mnist-sizes=N[,N...]", "--seeds=N", "--epochs=N", "--out=DIR", "130");
         assertThat(execute(FolderFineTune.class, "--help").out()).contains("[BACKBONE.pt] [IMAGE_FOLDER] [EXPORT_DIR]");
+        assertThat(execute(Benchmarks.class, "--help").out()).contains("--only=ID", "--timed-steps=N");
     }
 
     @Test
@@ -60,7 +61,8 @@ class CommandLinesTest {
         assertUsageError(execute(PlainDjlBaseline.class), "Missing required parameters", "MODEL.pt", "TRAIN_DIR");
         assertUsageError(execute(PlainDjlBaseline.class, "m.pt", "train", "--per-class", "x"), "--per-class");
         // an unknown target used to run nothing and write an empty report over the results
-        assertUsageError(execute(Benchmarks.class, "--only", "5,7"), "--only", "'7'");
+        assertUsageError(execute(Benchmarks.class, "--only", "5,8"), "--only", "'8'");
+        assertUsageError(execute(Benchmarks.class, "--timed-steps", "x"), "--timed-steps");
     }
 
     private static void assertUsageError(Run r, String... named) {

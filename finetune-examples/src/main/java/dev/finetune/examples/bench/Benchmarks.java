@@ -24,7 +24,10 @@ import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Pair;
 import ai.djl.util.Progress;
+import dev.finetune.core.FineTuneListener;
 import dev.finetune.core.FineTuner;
+import dev.finetune.core.Precision;
+import dev.finetune.core.TrainingInterruptedException;
 import dev.finetune.core.compare.PeakMemory;
 import dev.finetune.core.result.EpochMetrics;
 import dev.finetune.core.result.FineTuneResult;
@@ -33,6 +36,7 @@ import dev.finetune.core.plan.OptimizerSpec;
 import dev.finetune.core.plan.Schedule;
 import dev.finetune.core.stage.Stage;
 import dev.finetune.core.features.FeatureCache;
+import dev.finetune.core.head.HeadReplacer;
 import dev.finetune.core.testing.MemoryProbe;
 import dev.finetune.core.testing.NativeHeap;
 import dev.finetune.examples.FolderFineTune;
@@ -80,7 +84,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Flags: {@code --full} (larger sizes, more repeats; meant for a GPU), {@code --out DIR} (default
  * {@code benchmarks} of the repository), {@code --python EXE} (the interpreter with torch for the
  * PyTorch reference; default {@code $FINETUNE_PYTHON} or {@code python3}; skipped when torch is missing),
- * {@code --only 5,5c} (those targets alone; write them elsewhere with {@code --out}); {@code --help}.
+ * {@code --only 5,5c} (those targets alone; write them elsewhere with {@code --out}), {@code --timed-steps N}
+ * (target 7's timed steps per measurement); {@code --help}.
  */
 @Command(name = "Benchmarks", mixinStandardHelpOptions = true,
         description = "Issue 5's benchmark suite: each target measured as a ratio in one run, printed as"
@@ -91,7 +96,7 @@ public final class Benchmarks implements Callable<Integer> {
 
     /** The targets' ids, in the order {@link #call} runs them. */
     static final List<String> TARGETS = List.of("1", "2", "2b", "3", "3b", "4", "4b", "5", "5b", "5c", "5d", "5e",
-            "6", "6b");
+            "6", "6b", "7");
 
     @Option(names = "--full", description = "larger sizes, more repeats; meant for a GPU")
     private boolean full;
@@ -108,6 +113,11 @@ public final class Benchmarks implements Callable<Integer> {
             description = "only these targets: ${COMPLETION-CANDIDATES} (write them elsewhere with --out)",
             completionCandidates = TargetIds.class)
     private List<String> only;
+
+    @Option(names = "--timed-steps", paramLabel = "N",
+            description = "target 7: training steps timed per measurement after one warm-up step (default 5,"
+                    + " 9 with --full; fewer when they outlast its time budget)")
+    private Integer timedSteps;
 
     @Spec
     private CommandSpec spec;
@@ -178,6 +188,8 @@ public final class Benchmarks implements Callable<Integer> {
         results.add(guard("5e", "arrays left per DJL Trainer create/close (DJL)", this::trainerCycles));
         results.add(guard("6", "image pipeline alone (2 loader threads) / training images/s", this::pipeline));
         results.add(guard("6b", "epoch time, 0 / 2 loader threads (decode overlapping compute)", this::loaderOverlap));
+        results.addAll(guardRows("7", "bf16 full fine-tune images/s vs PyTorch eager fp32 and bf16 autocast",
+                this::mixedPrecision));
         results.removeIf(java.util.Objects::isNull);
         double seconds = (System.nanoTime() - start) / 1e9;
         write(dir, results, seconds);
@@ -196,6 +208,31 @@ public final class Benchmarks implements Callable<Integer> {
     @FunctionalInterface
     private interface Body {
         Result run(String id, String name) throws Exception;
+    }
+
+    /** A benchmark body that reports several rows under its id. */
+    @FunctionalInterface
+    private interface Rows {
+        List<Result> run(String id) throws Exception;
+    }
+
+    private List<Result> guardRows(String id, String name, Rows body) {
+        if (only != null && !only.contains(id)) {
+            return List.of();
+        }
+        System.out.printf("running [%s] %s ...%n", id, name);
+        try {
+            List<Result> rows = body.run(id);
+            for (Result r : rows) {
+                System.out.println(r.line());
+                System.out.println("      " + r.detail());
+            }
+            return rows;
+        } catch (Exception | Error e) {
+            Result r = new Result(id, name, Double.NaN, Double.NaN, true, "failed: " + e);
+            System.out.println(r.line() + "  " + e);
+            return List.of(r);
+        }
     }
 
     private Result guard(String id, String name, Body body) {
@@ -809,6 +846,278 @@ public final class Benchmarks implements Callable<Integer> {
                 "training pass over %d PNGs: %.2f s reading on the training thread, %.2f s with 2 loader threads"
                         + " (%d cores in all)", parts.train().size(), seconds[0], seconds[1],
                 Runtime.getRuntime().availableProcessors()));
+    }
+
+    // ---------------------------------------------------------------- 7: bf16 mixed precision
+
+    /** Target 7's networks: pytorch_reference.py's {@code --arch} and the name the rows give it. */
+    private static final List<List<String>> BF16_MODELS = List.of(List.of("resnet18", "ResNet-18"),
+            List.of("mobilenetv2", "MobileNetV2"));
+    private static final int[] BF16_SIZES = {112, 224};
+
+    /**
+     * Images per second of one measurement.
+     *
+     * @param imagesPerSecond batch / the median step time (NaN when not measured)
+     * @param steps how many timed steps the median is of
+     * @param note the fit's warnings, or why it was not measured; empty when none
+     */
+    private record Rate(double imagesPerSecond, int steps, String note) {
+        static Rate failed(String why) {
+            return new Rate(Double.NaN, 0, why);
+        }
+    }
+
+    /**
+     * Issue 16's target: the library in bf16 against PyTorch eager float32 and eager bf16 autocast,
+     * on ResNet-18 and the quality benchmark's MobileNetV2 at 112 and 224 px. pytorch_reference.py
+     * exports each network without its head as float32 TorchScript (traced in eval mode, so BatchNorm
+     * normalises with its running statistics; the eager side puts its BatchNorm layers in eval mode
+     * too), the library loads it with a new linear head and fine-tunes every parameter. Each
+     * measurement: one warm-up step, then the median of up to {@code --timed-steps} steps, fewer once
+     * they outlast a time budget. The eager runs inherit this JVM's environment (DNNL_MAX_CPU_ISA
+     * included) and thread count.
+     */
+    private List<Result> mixedPrecision(String id) throws Exception {
+        int batch = 32;
+        int steps = timedSteps != null ? Math.max(1, timedSteps) : full ? 9 : 5;
+        double budget = full ? 120 : 25; // seconds of timed steps per measurement
+        int threads = Integer.getInteger("ai.djl.pytorch.num_threads", Runtime.getRuntime().availableProcessors());
+        long start = System.nanoTime();
+        String torch = torchVersion();
+        String isa = System.getenv("DNNL_MAX_CPU_ISA");
+        // a cap below AVX512_CORE_BF16 leaves oneDNN without bf16 kernels (eager bf16 autocast of ResNet-18 at
+        // 112 px measured 1.6 images/s under AVX2 against 67 without the cap, one thread)
+        boolean bf16Capped = isa != null
+                && !isa.toUpperCase(Locale.ROOT).matches(".*(BF16|AMX|FP16|AVX10|ALL|DEFAULT).*");
+        String setting = String.format(Locale.ROOT, "batch %d, full fine-tune, SGD momentum 0.9, lr 0.01; BatchNorm on"
+                        + " its running statistics on both sides (the exported TorchScript is traced in eval mode); %d"
+                        + " thread(s), %s; %s; CPU bf16 instructions: %s", batch, threads, device,
+                isa == null ? "DNNL_MAX_CPU_ISA not set"
+                        : "DNNL_MAX_CPU_ISA=" + isa + " on both sides" + (bf16Capped ? " (below AVX512_CORE_BF16:"
+                                + " oneDNN has no bf16 kernels on either side, so the bf16 figures are not this CPU's)"
+                                : ""), cpuBf16());
+        List<Result> rows = new ArrayList<>();
+        Path dir = Files.createTempDirectory("finetune-bench-bf16");
+        try {
+            for (List<String> model : BF16_MODELS) {
+                String arch = model.get(0);
+                String label = model.get(1);
+                Path backbone = null;
+                String missing = "no python3 with torch (--python EXE) to export it";
+                if (torch != null) {
+                    Path file = dir.resolve(arch + ".pt");
+                    String exported = runPython(List.of(root.resolve("benchmarks/pytorch_reference.py").toString(),
+                            "--arch", arch, "--bn", "eval", "--size", "224", "--export", file.toString()));
+                    if (exported != null && Files.isRegularFile(file)) {
+                        backbone = file;
+                    } else {
+                        missing = "pytorch_reference.py --arch " + arch + " --export failed";
+                    }
+                }
+                if (backbone == null && arch.equals("mobilenetv2")) {
+                    // the same network, traced in eval mode too
+                    backbone = root.resolve("finetune-examples/models/mobilenetv2-nsfwjs-embedding.pt");
+                }
+                for (int size : BF16_SIZES) {
+                    Rate[] r = new Rate[4];
+                    String[] what = {"library bf16", "library fp32", "PyTorch eager fp32", "PyTorch bf16 autocast"};
+                    for (int k = 0; k < 4; k++) {
+                        if (k < 2) {
+                            r[k] = backbone == null ? Rate.failed(label + " not exported: " + missing)
+                                    : library(backbone, k == 0 ? Precision.BF16 : Precision.FP32, size, batch, steps, budget);
+                        } else {
+                            r[k] = torch == null
+                                    ? Rate.failed("PyTorch reference not run (no python3 with torch: --python EXE)")
+                                    : reference(arch, size, batch, steps, budget, threads, k == 3);
+                        }
+                        System.out.printf(Locale.ROOT, "      %s %dpx, %s: %.1f images/s (%d timed steps)%s%n", label,
+                                size, what[k], r[k].imagesPerSecond(), r[k].steps(),
+                                r[k].note().isEmpty() ? "" : "; " + r[k].note());
+                    }
+                    Map<String, Double> cell = new LinkedHashMap<>();
+                    cell.put("library_bf16", r[0].imagesPerSecond());
+                    cell.put("library_fp32", r[1].imagesPerSecond());
+                    cell.put("pytorch_eager_fp32", r[2].imagesPerSecond());
+                    cell.put("pytorch_bf16_autocast", r[3].imagesPerSecond());
+                    figures.put("bf16_" + arch + "_" + size + "px_images_per_second", cell);
+                    StringBuilder notes = new StringBuilder();
+                    for (int k = 0; k < 4; k++) {
+                        boolean same = k % 2 == 1 && r[k].note().equals(r[k - 1].note()) && Double.isNaN(r[k - 1]
+                                .imagesPerSecond()); // not measured, for the same reason as its pair
+                        boolean pairDown = k % 2 == 0 && k + 1 < 4 && r[k].note().equals(r[k + 1].note())
+                                && Double.isNaN(r[k].imagesPerSecond());
+                        if (!r[k].note().isEmpty() && !same) {
+                            notes.append("; ").append(pairDown ? "" : what[k] + ": ").append(r[k].note());
+                        }
+                    }
+                    String detail = String.format(Locale.ROOT,
+                            "library bf16 %s, library fp32 %s, %s eager fp32 %s, eager bf16 autocast %s images/s"
+                                    + " (medians of %d/%d/%d/%d steps after a warm-up step); %s, %dpx, %s%s",
+                            rate(r[0]), rate(r[1]), torch != null ? torch : "PyTorch", rate(r[2]), rate(r[3]),
+                            r[0].steps(), r[1].steps(), r[2].steps(), r[3].steps(), label, size, setting, notes);
+                    rows.add(new Result(id, String.format(Locale.ROOT, "library bf16 / PyTorch eager fp32, %s %dpx",
+                            label, size), r[0].imagesPerSecond() / r[2].imagesPerSecond(), 1.8, true, detail));
+                    rows.add(new Result(id, String.format(Locale.ROOT, "library bf16 / PyTorch bf16 autocast, %s %dpx",
+                            label, size), r[0].imagesPerSecond() / r[3].imagesPerSecond(), 1.0, true, detail));
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+        System.out.printf(Locale.ROOT, "      target 7 took %.0f s%n", (System.nanoTime() - start) / 1e9);
+        return rows;
+    }
+
+    private static String rate(Rate r) {
+        return Double.isNaN(r.imagesPerSecond()) ? "-" : String.format(Locale.ROOT, "%.1f", r.imagesPerSecond());
+    }
+
+    /** The library's full fine-tune of a headless TorchScript backbone with a new head, at one precision. */
+    private Rate library(Path backbone, Precision precision, int size, int batch, int steps, double budget) {
+        try (NDManager m = NDManager.newBaseManager(); Model model = TorchScriptBackbone.load(backbone)) {
+            int n = (steps + 1) * batch;
+            List<Integer> images = fashion.sample(ALL, (n + ALL.length - 1) / ALL.length, 0, 3).subList(0, n);
+            ArrayDataset train = StudyData.dataset(fashion, images, ALL, m, batch, true, size);
+            ArrayDataset val = StudyData.dataset(fashion, fashion.sample(ALL, 1, 5000, 3), ALL, m, 10, false, size);
+            StepTimes times = new StepTimes(steps, budget, device.isGpu());
+            FineTuner tuner = FineTuner.from(model).replaceHead(ALL.length, HeadReplacer.append())
+                    .optPrecision(precision).optProgress(false).addListener(times).stage(fullSgd(1));
+            String note = "";
+            try {
+                note = String.join("; ", tuner.fit(train, val).warnings());
+            } catch (TrainingInterruptedException e) {
+                if (!times.cut) {
+                    throw e;
+                }
+                Thread.interrupted(); // the budget's own interruption: clear the flag the fit set again
+            }
+            if (times.warmupOnly) {
+                note = note.isEmpty() ? "the warm-up step alone" : "the warm-up step alone; " + note;
+            }
+            return new Rate(batch / median(times.seconds), times.seconds.size(), note);
+        } catch (Exception | Error e) {
+            Thread.interrupted();
+            return Rate.failed("failed: " + e);
+        }
+    }
+
+    /**
+     * Times every optimizer step but the first (the warm-up) from the end of the step before, and
+     * interrupts the fit (the library then stops before the next step) once the timed steps outlast
+     * the budget. A warm-up step that alone outlasts it (a slow path, whose set-up does not matter)
+     * is the only measurement.
+     */
+    private static final class StepTimes implements FineTuneListener {
+        private final int steps;
+        private final double budget;
+        private final boolean sync;
+        private final List<Double> seconds = new ArrayList<>();
+        private long epochStart;
+        private long last = -1;
+        private double spent;
+        private boolean cut;
+        private boolean warmupOnly;
+
+        StepTimes(int steps, double budget, boolean sync) {
+            this.steps = steps;
+            this.budget = budget;
+            this.sync = sync;
+        }
+
+        @Override
+        public void onEpochStart(EpochStart epoch) {
+            epochStart = System.nanoTime();
+        }
+
+        @Override
+        public void onStep(Step step) {
+            if (sync) {
+                step.loss().toFloatArray(); // a GPU runs ahead of the host: wait for the step's end
+            }
+            long now = System.nanoTime();
+            if (last < 0 && (now - epochStart) / 1e9 >= budget) {
+                seconds.add((now - epochStart) / 1e9);
+                warmupOnly = true;
+                cut = true;
+                Thread.currentThread().interrupt();
+            } else if (last >= 0) {
+                double s = (now - last) / 1e9;
+                seconds.add(s);
+                spent += s;
+                if (seconds.size() < steps && spent >= budget) {
+                    cut = true;
+                    Thread.currentThread().interrupt();
+                }
+            }
+            last = now;
+        }
+    }
+
+    private static double median(List<Double> values) {
+        double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        if (v.length == 0) {
+            return Double.NaN;
+        }
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** PyTorch eager, one step per repeat: its median step after a warm-up step. */
+    private Rate reference(String arch, int size, int batch, int steps, double budget, int threads, boolean bf16) {
+        List<String> args = new ArrayList<>(List.of(root.resolve("benchmarks/pytorch_reference.py").toString(),
+                "--arch", arch, "--bn", "eval", "--size", String.valueOf(size), "--batch", String.valueOf(batch),
+                "--steps", "1", "--warmup", "1", "--repeats", String.valueOf(steps), "--budget", String.valueOf(budget),
+                "--threads", String.valueOf(threads), "--device", device.isGpu() ? "cuda" : "cpu"));
+        if (bf16) {
+            args.add("--bf16");
+        }
+        String out = runPython(args);
+        if (out == null) {
+            return Rate.failed("pytorch_reference.py --arch " + arch + (bf16 ? " --bf16" : "") + " failed");
+        }
+        com.google.gson.JsonObject measured = com.google.gson.JsonParser.parseString(out).getAsJsonObject();
+        boolean warmupOnly = measured.has("warmup_only") && measured.get("warmup_only").getAsBoolean();
+        return new Rate(measured.get("images_per_second").getAsDouble(), measured.getAsJsonArray("all").size(),
+                warmupOnly ? "the warm-up step alone" : "");
+    }
+
+    /** @return "pytorch 2.x" of the reference's interpreter, or null when it has no torch */
+    private String torchVersion() {
+        String out = runPython(List.of("-c",
+                "import json, torch; print(json.dumps({'framework': 'pytorch ' + torch.__version__}))"));
+        return out == null ? null
+                : com.google.gson.JsonParser.parseString(out).getAsJsonObject().get("framework").getAsString();
+    }
+
+    /** @return the CPU's bfloat16 instruction flags (AVX512_BF16, AMX), or "none" */
+    private static String cpuBf16() {
+        try {
+            for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"))) {
+                if (line.startsWith("flags")) {
+                    List<String> found = new ArrayList<>();
+                    for (String flag : line.substring(line.indexOf(':') + 1).trim().split("\\s+")) {
+                        if (flag.equals("avx512_bf16") || flag.startsWith("amx_")) {
+                            found.add(flag);
+                        }
+                    }
+                    return found.isEmpty() ? "none" : String.join(" ", found);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: unknown
+        }
+        return "unknown";
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- report
