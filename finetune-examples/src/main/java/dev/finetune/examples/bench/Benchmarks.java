@@ -890,6 +890,8 @@ public final class Benchmarks implements Callable<Integer> {
         // 112 px measured 1.6 images/s under AVX2 against 67 without the cap, one thread)
         boolean bf16Capped = isa != null
                 && !isa.toUpperCase(Locale.ROOT).matches(".*(BF16|AMX|FP16|AVX10|ALL|DEFAULT).*");
+        boolean avx2 = isa != null && !isa.toUpperCase(Locale.ROOT).contains("512") && !isa.toUpperCase(Locale.ROOT)
+                .matches(".*(AMX|AVX10|ALL|DEFAULT).*");
         String setting = String.format(Locale.ROOT, "batch %d, full fine-tune, SGD momentum 0.9, lr 0.01; BatchNorm on"
                         + " its running statistics on both sides (the exported TorchScript is traced in eval mode); %d"
                         + " thread(s), %s; %s; CPU bf16 instructions: %s", batch, threads, device,
@@ -923,7 +925,11 @@ public final class Benchmarks implements Callable<Integer> {
                     Rate[] r = new Rate[4];
                     String[] what = {"library bf16", "library fp32", "PyTorch eager fp32", "PyTorch bf16 autocast"};
                     for (int k = 0; k < 4; k++) {
-                        if (k < 2) {
+                        if (k == 1 && !avx2) {
+                            r[k] = Rate.failed("not run with oneDNN's AVX-512 kernels: a float32 fine-tune risks"
+                                    + " libtorch 2.7.1's crash there (docs/design.md); run target 7 with"
+                                    + " -Ddnnl.isa=AVX2 for it");
+                        } else if (k < 2) {
                             r[k] = backbone == null ? Rate.failed(label + " not exported: " + missing)
                                     : library(backbone, k == 0 ? Precision.BF16 : Precision.FP32, size, batch, steps, budget);
                         } else {

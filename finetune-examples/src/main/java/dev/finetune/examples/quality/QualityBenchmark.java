@@ -6,6 +6,7 @@ import dev.finetune.core.features.FeatureCache;
 import dev.finetune.core.result.Evaluation;
 import dev.finetune.core.listeners.EarlyStopping;
 import dev.finetune.core.stage.Stage;
+import dev.finetune.core.result.FineTuneResult;
 import dev.finetune.vision.auto.AutoFineTune;
 import dev.finetune.vision.auto.AutoResult;
 import dev.finetune.vision.backbone.TorchScriptBackbone;
@@ -94,6 +95,19 @@ public final class QualityBenchmark implements Callable<Integer> {
             completionCandidates = StrategyNames.class)
     private List<String> strategies = new ArrayList<>();
 
+    @Option(names = "--strategy-epochs", paramLabel = "N",
+            description = "epochs of each --strategies fine-tune, early stopping aside (default: ${DEFAULT-VALUE})")
+    private int strategyEpochs = 10;
+
+    @Option(names = "--precision", paramLabel = "P",
+            description = "the precision the --strategies fine-tunes train in: FP32 or BF16 (bfloat16 needs"
+                    + " DNNL_MAX_CPU_ISA unset or at AVX512_CORE_BF16; default: ${DEFAULT-VALUE})")
+    private dev.finetune.core.Precision precision = dev.finetune.core.Precision.FP32;
+
+    @Option(names = "--strategies-only",
+            description = "run only the --strategies fine-tunes (the other methods do not depend on the precision)")
+    private boolean strategiesOnly;
+
     @Option(names = "--data", paramLabel = "DIR", description = "the image sets prepare.sh fills (default: ${DEFAULT-VALUE})")
     private Path data = Paths.get("/opt/finetune-quality-data");
 
@@ -146,7 +160,7 @@ public final class QualityBenchmark implements Callable<Integer> {
                 }
                 Row row = new Row(set.name(), n, new LinkedHashMap<>());
                 for (int seed = 1; seed <= seeds; seed++) {
-                    run(set, n, seed, row, strategies);
+                    run(set, n, seed, row, strategies, strategyEpochs, precision, strategiesOnly);
                 }
                 rows.add(row);
                 QualityReport.write(out, rows, notes, seeds);
@@ -229,7 +243,8 @@ public final class QualityBenchmark implements Callable<Integer> {
     }
 
     /** Draws the parts for one seed and runs every method on them. */
-    private static void run(DataSet set, int n, int seed, Row row, List<String> strategies) throws Exception {
+    private static void run(DataSet set, int n, int seed, Row row, List<String> strategies, int strategyEpochs,
+            dev.finetune.core.Precision precision, boolean strategiesOnly) throws Exception {
         List<String> names = set.source().classNames();
         Parts parts = draw(set, n, seed);
         List<ImageSample> train = parts.train();
@@ -242,6 +257,39 @@ public final class QualityBenchmark implements Callable<Integer> {
 
         List<ImageSample> labelled = new ArrayList<>(train);
         labelled.addAll(validation);
+        if (!strategiesOnly) {
+            baselines(names, labelled, test, trainPart, validationPart, testPart, seed, row, where);
+        }
+        for (String strategy : strategies) {
+            Stage tuned = fixedStrategy(strategy, strategyEpochs);
+            long start = System.nanoTime();
+            try (Model model = TorchScriptBackbone.load(MODEL)) {
+                // linear probe, then the strategy (LP-FT), with flips in training and early stopping on validation loss
+                FineTuner tuner = FineTuner.from(model).replaceHead(names.size(), HeadReplacer.append()).optClassNames(names)
+                        .optSeed(seed).optProgress(false).optFeatureCache(true).addListener(EarlyStopping.patience(3))
+                        .optPrecision(precision)
+                        .stage(Stage.headOnly().withSteps(300).withLearningRate(1e-3))
+                        .stage(tuned);
+                FineTuneResult fit = tuner.fit(ImageDataset.builder().setCatalog(trainPart)
+                        .optPipeline(pipeline().training(seed)).setSampling(16, true).build(),
+                        dataset(validationPart, false));
+                if (!fit.warnings().isEmpty()) {
+                    System.out.printf(Locale.ROOT, "%s: warnings %s%n", where, fit.warnings());
+                }
+                Evaluation t = tuner.evaluate(dataset(testPart, false));
+                double wall = (System.nanoTime() - start) / 1e9;
+                String name = "head 300 steps, then " + tuned.name() + " " + tuned.epochs() + " epochs"
+                        + (precision == dev.finetune.core.Precision.FP32 ? "" : " (" + precision.name().toLowerCase(Locale.ROOT) + ")");
+                row.runs().computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
+                System.out.printf(Locale.ROOT, "%s: %s %.3f in %.1f s%n", where, name, t.accuracy(), wall);
+            }
+        }
+    }
+
+    /** The methods that do not fine-tune the backbone: plain DJL, the automatic plan, the bottleneck, head-only. */
+    private static void baselines(List<String> names, List<ImageSample> labelled, List<ImageSample> test,
+            ImageCatalog trainPart,
+            ImageCatalog validationPart, ImageCatalog testPart, int seed, Row row, String where) throws Exception {
         PlainDjlBaseline.Result plain = PlainDjlBaseline.run(MODEL, labels(labelled), labels(test), seed);
         row.runs().computeIfAbsent("plain DJL baseline", k -> new ArrayList<>())
                 .add(new double[] {plain.testAccuracy(), plain.wallSeconds()});
@@ -274,33 +322,15 @@ public final class QualityBenchmark implements Callable<Integer> {
             row.runs().computeIfAbsent("head-only, 300 steps", k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
             System.out.printf(Locale.ROOT, "%s: head-only %.3f in %.1f s%n", where, t.accuracy(), wall);
         }
-        for (String strategy : strategies) {
-            Stage tuned = fixedStrategy(strategy);
-            start = System.nanoTime();
-            try (Model model = TorchScriptBackbone.load(MODEL)) {
-                // linear probe, then the strategy (LP-FT), with flips in training and early stopping on validation loss
-                FineTuner tuner = FineTuner.from(model).replaceHead(names.size(), HeadReplacer.append()).optClassNames(names)
-                        .optSeed(seed).optProgress(false).optFeatureCache(true).addListener(EarlyStopping.patience(3))
-                        .stage(Stage.headOnly().withSteps(300).withLearningRate(1e-3))
-                        .stage(tuned);
-                tuner.fit(ImageDataset.builder().setCatalog(trainPart).optPipeline(pipeline().training(seed))
-                        .setSampling(16, true).build(), dataset(validationPart, false));
-                Evaluation t = tuner.evaluate(dataset(testPart, false));
-                double wall = (System.nanoTime() - start) / 1e9;
-                String name = "head 300 steps, then " + tuned.name() + " " + tuned.epochs() + " epochs";
-                row.runs().computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
-                System.out.printf(Locale.ROOT, "%s: %s %.3f in %.1f s%n", where, name, t.accuracy(), wall);
-            }
-        }
     }
 
-    /** A fixed strategy after the head, at its default rate, up to 10 epochs (early stopping). */
-    private static Stage fixedStrategy(String name) {
+    /** A fixed strategy after the head, at its default rate, up to {@code epochs} epochs (early stopping). */
+    private static Stage fixedStrategy(String name, int epochs) {
         return switch (name) {
-            case "partial" -> Stage.partial(2).withEpochs(10);
-            case "full" -> Stage.full().withEpochs(10);
-            case "discriminative" -> Stage.discriminative(2.6).withEpochs(10);
-            case "gradual" -> Stage.gradualUnfreezing().withEpochs(10);
+            case "partial" -> Stage.partial(2).withEpochs(epochs);
+            case "full" -> Stage.full().withEpochs(epochs);
+            case "discriminative" -> Stage.discriminative(2.6).withEpochs(epochs);
+            case "gradual" -> Stage.gradualUnfreezing().withEpochs(epochs);
             default -> throw new IllegalArgumentException("Unknown strategy " + name
                     + "; use partial, full, discriminative or gradual.");
         };
