@@ -90,6 +90,16 @@ class FeatureCacheTest {
         }
     }
 
+    /** The pretrained source model without its head. */
+    private static SequentialBlock backbone(Model model) {
+        SequentialBlock backbone = new SequentialBlock();
+        var children = model.getBlock().getChildren().values();
+        for (int c = 0; c < children.size() - 1; c++) {
+            backbone.add(children.get(c));
+        }
+        return backbone;
+    }
+
     private static final Stage HEAD_ONLY = Stage.headOnly().withEpochs(3).withLearningRate(1e-2);
 
     @Test
@@ -124,11 +134,7 @@ class FeatureCacheTest {
             assertThat(files).as("cache files are deleted at the end of the stage").isEmpty();
         }
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
-            SequentialBlock backbone = new SequentialBlock();
-            var children = model.getBlock().getChildren().values();
-            for (int c = 0; c < children.size() - 1; c++) {
-                backbone.add(children.get(c));
-            }
+            SequentialBlock backbone = backbone(model);
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 61);
             try (FeatureCache inMemory = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64);
                     FeatureCache onDisk = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64, 1000, dir)) {
@@ -148,11 +154,7 @@ class FeatureCacheTest {
     @Test
     void bfloat16FeaturesTakeHalfTheBytesAndReadBackAsTheFloat32OnesRounded(@TempDir Path dir) throws Exception {
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
-            SequentialBlock backbone = new SequentialBlock();
-            var children = model.getBlock().getChildren().values();
-            for (int c = 0; c < children.size() - 1; c++) {
-                backbone.add(children.get(c));
-            }
+            SequentialBlock backbone = backbone(model);
             var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 20, 10, 20, 61);
             try (FeatureCache fp32 = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64);
                     FeatureCache heap = FeatureCache.compute(backbone, model.getNDManager(), sets.train(), 64,

@@ -1,23 +1,15 @@
 package dev.finetune.core.internal;
 
-import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockList;
-import ai.djl.nn.ParameterList;
 import ai.djl.nn.SymbolBlock;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
@@ -126,14 +118,13 @@ public final class BatchNormControl implements AutoCloseable {
     }
 
     /** Forwards to a block with the training flag overridden; invisible in names and files. */
-    private static final class Guard extends AbstractBlock {
-        private final Block inner;
+    private static final class Guard extends TransparentBlock {
         private volatile boolean keepStatistics;
         private final List<String> warnings;
         private boolean warned;
 
         Guard(Block inner, List<String> warnings) {
-            this.inner = inner;
+            super(inner);
             this.warnings = warnings;
         }
 
@@ -172,58 +163,16 @@ public final class BatchNormControl implements AutoCloseable {
         private void warnOnce() {
             if (!warned) {
                 warned = true;
-                String message = "KEEP_STATISTICS cannot hold for the imported module " + inner.getClass().getSimpleName()
+                Block module = inner;
+                while (module instanceof TransparentBlock t) { // a bfloat16 island: name the module it stands in for
+                    module = t.inner();
+                }
+                String message = "KEEP_STATISTICS cannot hold for the imported module " + module.getClass().getSimpleName()
                         + " while its parameters train: DJL runs it in train mode, so its BatchNorm statistics update."
                         + " Export it traced in eval mode (model.eval(); torch.jit.trace) to keep them, or freeze it.";
                 warnings.add(message);
                 LOG.warn(message);
             }
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inner.getOutputShapes(inputShapes);
-        }
-
-        @Override
-        public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
-            inner.initialize(manager, dataType, inputShapes);
-        }
-
-        @Override
-        public boolean isInitialized() {
-            return inner.isInitialized();
-        }
-
-        @Override
-        public BlockList getChildren() {
-            return inner.getChildren();
-        }
-
-        @Override
-        public ParameterList getDirectParameters() {
-            return inner.getDirectParameters();
-        }
-
-        @Override
-        public ParameterList getParameters() {
-            return inner.getParameters();
-        }
-
-        @Override
-        public void saveParameters(DataOutputStream os) throws IOException {
-            inner.saveParameters(os);
-        }
-
-        @Override
-        public void loadParameters(NDManager manager, DataInputStream is)
-                throws IOException, MalformedModelException {
-            inner.loadParameters(manager, is);
-        }
-
-        @Override
-        public String toString() {
-            return inner.toString();
         }
     }
 }

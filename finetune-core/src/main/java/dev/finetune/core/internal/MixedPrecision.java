@@ -8,11 +8,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.AbstractSymbolBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockList;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.ParameterList;
 import ai.djl.nn.SymbolBlock;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
@@ -575,7 +573,7 @@ public final class MixedPrecision implements AutoCloseable {
     }
 
     /** A TorchScript module that runs its bfloat16 copy during training passes; a SymbolBlock to the guards. */
-    private final class ModuleIsland extends AbstractSymbolBlock {
+    private final class ModuleIsland extends TransparentBlock implements SymbolBlock {
         private final PtSymbolBlock original;
         private PtSymbolBlock compute;
         /** The native module the copy was made from (a restored checkpoint loads a new one). */
@@ -584,6 +582,7 @@ public final class MixedPrecision implements AutoCloseable {
         private Map<String, java.nio.ByteBuffer> counters;
 
         ModuleIsland(PtSymbolBlock original) {
+            super(original);
             this.original = original;
         }
 
@@ -653,59 +652,13 @@ public final class MixedPrecision implements AutoCloseable {
         }
 
         @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return original.getOutputShapes(inputShapes);
-        }
-
-        @Override
-        public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
-            original.initialize(manager, dataType, inputShapes);
-        }
-
-        @Override
-        public boolean isInitialized() {
-            return original.isInitialized();
-        }
-
-        @Override
-        public BlockList getChildren() {
-            return original.getChildren();
-        }
-
-        @Override
-        public ParameterList getDirectParameters() {
-            return original.getDirectParameters();
-        }
-
-        @Override
-        public ParameterList getParameters() {
-            return original.getParameters();
-        }
-
-        @Override
         public PairList<String, Shape> describeInput() {
             return original.describeInput();
-        }
-
-        @Override
-        public void saveParameters(DataOutputStream os) throws IOException {
-            original.saveParameters(os);
-        }
-
-        @Override
-        public void loadParameters(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
-            original.loadParameters(manager, is);
-        }
-
-        @Override
-        public String toString() {
-            return original.toString();
         }
     }
 
     /** A DJL layer with weights that computes on their bfloat16 copies during training passes. */
-    private final class LayerIsland extends AbstractBlock {
-        private final Block inner;
+    private final class LayerIsland extends TransparentBlock {
         private final ParameterStore copiesStore = new ParameterStore(own, false) {
             @Override
             public NDArray getValue(Parameter parameter, Device device, boolean training) {
@@ -715,7 +668,7 @@ public final class MixedPrecision implements AutoCloseable {
         };
 
         LayerIsland(Block inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override
@@ -725,51 +678,6 @@ public final class MixedPrecision implements AutoCloseable {
                 return inner.forward(store, inputs, training, params);
             }
             return toFloat32(inner.forward(copiesStore, toBfloat16(inputs), training, params));
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inner.getOutputShapes(inputShapes);
-        }
-
-        @Override
-        public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
-            inner.initialize(manager, dataType, inputShapes);
-        }
-
-        @Override
-        public boolean isInitialized() {
-            return inner.isInitialized();
-        }
-
-        @Override
-        public BlockList getChildren() {
-            return inner.getChildren();
-        }
-
-        @Override
-        public ParameterList getDirectParameters() {
-            return inner.getDirectParameters();
-        }
-
-        @Override
-        public ParameterList getParameters() {
-            return inner.getParameters();
-        }
-
-        @Override
-        public void saveParameters(DataOutputStream os) throws IOException {
-            inner.saveParameters(os);
-        }
-
-        @Override
-        public void loadParameters(NDManager manager, DataInputStream is) throws IOException, MalformedModelException {
-            inner.loadParameters(manager, is);
-        }
-
-        @Override
-        public String toString() {
-            return inner.toString();
         }
     }
 }
