@@ -278,6 +278,9 @@ public final class QualityBenchmark implements Callable<Integer> {
                 }
                 Evaluation t = tuner.evaluate(dataset(testPart, false));
                 double wall = (System.nanoTime() - start) / 1e9;
+                System.out.printf(Locale.ROOT, "%s: kept epoch %d, validation %.3f; measured again %.3f%n", where,
+                        fit.bestEpoch().epoch(), fit.bestEpoch().validationAccuracy(),
+                        tuner.evaluate(dataset(validationPart, false)).accuracy());
                 String name = "head 300 steps, then " + tuned.name() + " " + tuned.epochs() + " epochs"
                         + (precision == dev.finetune.core.Precision.FP32 ? "" : " (" + precision.name().toLowerCase(Locale.ROOT) + ")");
                 row.runs().computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {t.accuracy(), wall});
