@@ -133,6 +133,53 @@ class PrecisionTest {
     }
 
     @Test
+    void accumulatedBf16GradientsAddUpInFloat32() throws Exception {
+        // one step over 40 images: a batch of 40, or 2 batches of 20 accumulated (whose bfloat16
+        // gradients go to the float32 masters batch by batch); both next to the float32 update
+        Stage step = Stage.full().withEpochs(1).withLearningRate(1e-4).withSchedule(Schedule.constant())
+                .withOptimizer(OptimizerSpec.sgd(0)).withWeightDecay(0);
+        float[] before;
+        try (Model model = SourceModel.pretrained()) {
+            before = convWeight(weights(model));
+        }
+        float[][] delta = new float[3][];
+        Object[][] runs = {{Precision.FP32, 40, step}, {Precision.BF16, 40, step},
+            {Precision.BF16, 20, step.withAccumulation(2)}};
+        for (int r = 0; r < runs.length; r++) {
+            try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {
+                var sets = FashionMnist.trainVal(data, SourceModel.TARGET, 8, 5, (Integer) runs[r][1], 5);
+                tuner(model, (Precision) runs[r][0], (Stage) runs[r][2]).fit(sets.train(), sets.validation());
+                float[] after = convWeight(weights(model));
+                delta[r] = new float[after.length];
+                for (int i = 0; i < after.length; i++) {
+                    delta[r][i] = after[i] - before[i];
+                }
+            }
+        }
+        double whole = relativeError(delta[1], delta[0]);
+        double accumulated = relativeError(delta[2], delta[0]);
+        System.out.printf("PRECISION one step of 40 vs fp32: bf16 %.4f, bf16 2 x 20 accumulated %.4f%n", whole,
+                accumulated);
+        assertThat(whole).isLessThan(0.05);
+        assertThat(accumulated).isLessThan(0.05);
+    }
+
+    private static float[] convWeight(Map<String, float[]> weights) {
+        return weights.entrySet().stream().filter(e -> e.getKey().contains("Conv2d") && e.getKey().endsWith("weight"))
+                .skip(2).findFirst().orElseThrow().getValue();
+    }
+
+    private static double relativeError(float[] actual, float[] expected) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < expected.length; i++) {
+            num += (actual[i] - expected[i]) * (double) (actual[i] - expected[i]);
+            den += expected[i] * (double) expected[i];
+        }
+        return Math.sqrt(num / den);
+    }
+
+    @Test
     void theBestCheckpointHoldsTheFloat32MastersItWasMeasuredWith() throws Exception {
         Path best = dir.resolve("best.ckpt");
         try (Model model = SourceModel.pretrained(); NDManager data = NDManager.newBaseManager()) {

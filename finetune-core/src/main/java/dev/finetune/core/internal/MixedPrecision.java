@@ -95,6 +95,10 @@ public final class MixedPrecision implements AutoCloseable {
     private final List<Installed> installed = new ArrayList<>();
     private final List<Copy> copies = new ArrayList<>();
     private final List<ModuleIsland> modules = new ArrayList<>();
+    /** Each master's bfloat16 copy. */
+    private final Map<Parameter, NDArray> byMaster = new java.util.IdentityHashMap<>();
+    /** Whether the step's gradients are still on the copies (one batch per step). */
+    private boolean direct;
     private final Map<String, NDArray> shadows = new HashMap<>();
     private final Consumer<String> warn;
     /** The model's block when it is itself a TorchScript module, and its island. */
@@ -301,6 +305,7 @@ public final class MixedPrecision implements AutoCloseable {
                     shadow.attach(own);
                     shadows.put(master.getId(), shadow);
                     copies.add(new Copy(master, shadow, null));
+                    byMaster.put(master, shadow);
                 }
                 return new LayerIsland(block);
             }
@@ -329,6 +334,7 @@ public final class MixedPrecision implements AutoCloseable {
                         + p.getKey() + ".");
             }
             copies.add(new Copy(p.getValue(), twin.getArray(), island));
+            byMaster.put(p.getValue(), twin.getArray());
         }
         return copy;
     }
@@ -403,6 +409,7 @@ public final class MixedPrecision implements AutoCloseable {
         if (!active) {
             return;
         }
+        direct = false;
         for (Copy c : copies) {
             if (c.master().requiresGradient()) {
                 refresh(c);
@@ -411,9 +418,11 @@ public final class MixedPrecision implements AutoCloseable {
     }
 
     private static void refresh(Copy c) {
-        NDArray compute = c.compute();
-        compute.muli(0).addi(c.master().getArray()); // rounds to nearest even, in place: modules hold these
+        // one copy_ that rounds to nearest even, in place: modules hold these tensors
+        c.compute().set(FULL, c.master().getArray());
     }
+
+    private static final ai.djl.ndarray.index.NDIndex FULL = new ai.djl.ndarray.index.NDIndex("...");
 
     /**
      * Runs a training forward pass, in bfloat16 islands when active.
@@ -433,15 +442,21 @@ public final class MixedPrecision implements AutoCloseable {
     }
 
     /**
-     * Adds the copies' gradients to the masters' (in float32, by a backward pass through {@code
-     * sum(master * gradient)}) and zeroes the copies' gradients; call inside the collector, after
-     * the loss's backward pass.
+     * After a batch's backward pass, inside its collector: with gradient accumulation, adds the
+     * copies' gradients to the masters' (in float32, by a backward pass through {@code sum(master *
+     * gradient)}) and zeroes the copies', so that the sum over the group's batches is float32.
+     * Without, leaves them for {@link #gradient}, which the optimizer step reads.
      *
-     * @param collector the step's gradient collector
+     * @param collector the batch's gradient collector
      * @param scope where the temporary arrays go
+     * @param accumulating whether the step takes several batches
      */
-    public void transferGradients(GradientCollector collector, NDManager scope) {
+    public void transferGradients(GradientCollector collector, NDManager scope, boolean accumulating) {
         if (!active) {
+            return;
+        }
+        if (!accumulating) {
+            direct = true;
             return;
         }
         NDArray total = null;
@@ -462,6 +477,42 @@ public final class MixedPrecision implements AutoCloseable {
         }
         if (total != null) {
             collector.backward(total);
+        }
+    }
+
+    /**
+     * The float32 gradient of a parameter for the optimizer step: its bfloat16 copy's, cast up (the
+     * copy's is zeroed for the next step), when the step had one batch; otherwise the master's.
+     *
+     * @param parameter a trained parameter
+     * @param stepManager the step's manager (the result goes there)
+     * @return its gradient
+     */
+    public NDArray gradient(Parameter parameter, NDManager stepManager) {
+        NDArray compute = direct ? byMaster.get(parameter) : null;
+        if (compute == null) {
+            NDArray grad = parameter.getArray().getGradient();
+            grad.attach(stepManager);
+            return grad;
+        }
+        NDArray grad = compute.getGradient();
+        grad.attach(stepManager);
+        NDArray full = up(grad);
+        grad.muli(0);
+        return full;
+    }
+
+    /** Zeroes the copies' gradients (a step given up: nothing may reach a later one). */
+    public void discardGradients() {
+        direct = false;
+        for (Copy c : copies) {
+            try (NDManager scope = own.newSubManager()) {
+                NDArray grad = c.compute().getGradient();
+                grad.attach(scope);
+                grad.muli(0);
+            } catch (RuntimeException ignored) {
+                // no gradient: nothing to zero
+            }
         }
     }
 
@@ -507,6 +558,7 @@ public final class MixedPrecision implements AutoCloseable {
         }
         installed.clear();
         copies.clear();
+        byMaster.clear();
         modules.clear();
         shadows.clear();
         active = false;
@@ -588,7 +640,7 @@ public final class MixedPrecision implements AutoCloseable {
 
         /** (Re)makes the bfloat16 copy from the module as it is now. */
         void build() {
-            copies.removeIf(c -> c.module() == this);
+            copies.removeIf(c -> c.module() == this && byMaster.remove(c.master()) != null);
             if (compute != null) {
                 compute.close();
             }

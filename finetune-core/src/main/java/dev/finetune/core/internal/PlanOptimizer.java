@@ -75,12 +75,31 @@ public final class PlanOptimizer implements AutoCloseable {
      * @return the global gradient norm before clipping (after the scaling), or null when not clipping
      */
     public NDArray step(EpochPlan plan, double scheduleFactor, NDManager stepManager, double gradientScale) {
+        return step(plan, scheduleFactor, stepManager, gradientScale, (p, m) -> {
+            NDArray grad = p.getArray().getGradient();
+            grad.attach(m);
+            return grad;
+        });
+    }
+
+    /**
+     * As {@link #step(EpochPlan, double, NDManager, double)}, reading each parameter's gradient from
+     * a source (bfloat16 training gives its copies' gradients, cast to float32).
+     *
+     * @param plan what trains, at which rate, with which decay, clipped to which norm
+     * @param scheduleFactor the schedule's factor for this step, multiplied into every rate
+     * @param stepManager the manager of this step; gradient views and temporaries go there
+     * @param gradientScale the factor applied to every gradient before clipping and the update (1: none)
+     * @param gradients each parameter's gradient, in the step's manager, as float32
+     * @return the global gradient norm before clipping (after the scaling), or null when not clipping
+     */
+    public NDArray step(EpochPlan plan, double scheduleFactor, NDManager stepManager, double gradientScale,
+            java.util.function.BiFunction<ai.djl.nn.Parameter, NDManager, NDArray> gradients) {
         double clipNorm = plan.clipNorm();
         List<EpochPlan.Trainable> entries = plan.trainable();
         List<NDArray> grads = new ArrayList<>(entries.size());
         for (EpochPlan.Trainable e : entries) {
-            NDArray grad = e.parameter().getArray().getGradient();
-            grad.attach(stepManager);
+            NDArray grad = gradients.apply(e.parameter(), stepManager);
             if (gradientScale != 1) {
                 grad.muli((float) gradientScale);
             }

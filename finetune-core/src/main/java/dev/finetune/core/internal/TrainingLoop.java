@@ -224,7 +224,7 @@ public final class TrainingLoop {
     private double finish(Group group, EpochPlan plan, PlanOptimizer optimizer, StageClock clock, long steps,
             long samples, StepObserver observer) {
         double factor = plan.schedule().factor(clock.step, clock.totalSteps());
-        optimizer.step(plan, factor, group.manager, group.gradientScale());
+        optimizer.step(plan, factor, group.manager, group.gradientScale(), precision::gradient);
         precision.afterStep();
         if (average != null) {
             average.update(group.manager);
@@ -313,6 +313,7 @@ public final class TrainingLoop {
          */
         void discard(EpochPlan plan) {
             try {
+                precision.discardGradients();
                 if (batches > 0) {
                     for (EpochPlan.Trainable t : plan.trainable()) {
                         try {
@@ -360,7 +361,7 @@ public final class TrainingLoop {
             NDList out = precision.forward(block, parameterStore, x);
             NDArray lossValue = loss.evaluate(y, out);
             collector.backward(weight > 0 ? lossValue.mul(weight) : lossValue);
-            precision.transferGradients(collector, x.head().getManager());
+            precision.transferGradients(collector, x.head().getManager(), weight > 0);
             return new NDList(lossValue, out.head());
         }
     }
@@ -432,7 +433,7 @@ public final class TrainingLoop {
     private double trialStep(Group group, EpochPlan plan, PlanOptimizer optimizer, double rate) {
         try (Group g = group) {
             double loss = g.loss().getFloat();
-            optimizer.step(plan, rate / plan.learningRate(), g.manager, g.gradientScale());
+            optimizer.step(plan, rate / plan.learningRate(), g.manager, g.gradientScale(), precision::gradient);
             precision.afterStep();
             return loss;
         }
