@@ -3,15 +3,11 @@ package dev.finetune.core.internal;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
-import ai.djl.nn.BlockList;
 import ai.djl.nn.SymbolBlock;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.training.ParameterStore;
-import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 
-import java.lang.reflect.Field;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -27,13 +23,10 @@ import java.util.List;
 public final class BatchNormControl implements AutoCloseable {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatchNormControl.class);
-    private static final Field CHILDREN = childrenField();
 
-    private final List<Installed> installed = new ArrayList<>();
+    private final BlockSwaps swaps = new BlockSwaps();
     /** What could not be done as asked, once per module, for the fit's result. */
     private final List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
-
-    private record Installed(BlockList children, int index, String key, Block original) {}
 
     private BatchNormControl() {}
 
@@ -45,31 +38,14 @@ public final class BatchNormControl implements AutoCloseable {
      */
     public static BatchNormControl install(Block root) {
         BatchNormControl control = new BatchNormControl();
-        control.visit(root);
+        control.swaps.replace(root, block -> block instanceof BatchNorm || block instanceof SymbolBlock
+                ? new Guard(block, control.warnings) : block);
         return control;
-    }
-
-    private void visit(Block block) {
-        if (!(block instanceof AbstractBlock)) {
-            return;
-        }
-        BlockList children = childrenOf((AbstractBlock) block);
-        for (int i = 0; i < children.size(); i++) {
-            Pair<String, Block> child = children.get(i);
-            if (child.getValue() instanceof BatchNorm || child.getValue() instanceof SymbolBlock) {
-                Block bn = child.getValue();
-                children.remove(i);
-                children.add(i, child.getKey(), new Guard(bn, warnings));
-                installed.add(new Installed(children, i, child.getKey(), bn));
-            } else {
-                visit(child.getValue());
-            }
-        }
     }
 
     /** @return how many BatchNorm layers (and imported modules) are under control */
     public int count() {
-        return installed.size();
+        return swaps.size();
     }
 
     /**
@@ -78,8 +54,8 @@ public final class BatchNormControl implements AutoCloseable {
      * @param keepStatistics true to use and keep the running statistics
      */
     public void setKeepStatistics(boolean keepStatistics) {
-        for (Installed i : installed) {
-            ((Guard) i.children().get(i.index()).getValue()).keepStatistics = keepStatistics;
+        for (Block guard : swaps.standIns()) {
+            ((Guard) guard).keepStatistics = keepStatistics;
         }
     }
 
@@ -91,30 +67,7 @@ public final class BatchNormControl implements AutoCloseable {
     /** Restores the original BatchNorm blocks. */
     @Override
     public void close() {
-        for (int k = installed.size() - 1; k >= 0; k--) {
-            Installed i = installed.get(k);
-            i.children().remove(i.index());
-            i.children().add(i.index(), i.key(), i.original());
-        }
-        installed.clear();
-    }
-
-    private static BlockList childrenOf(AbstractBlock block) {
-        try {
-            return (BlockList) CHILDREN.get(block);
-        } catch (IllegalAccessException e) {
-            throw new IllegalStateException("Cannot reach the children of " + block.getClass(), e);
-        }
-    }
-
-    private static Field childrenField() {
-        try {
-            Field f = AbstractBlock.class.getDeclaredField("children");
-            f.setAccessible(true);
-            return f;
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
+        swaps.restore();
     }
 
     /** Forwards to a block with the training flag overridden; invisible in names and files. */

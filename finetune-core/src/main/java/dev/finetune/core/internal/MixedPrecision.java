@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
-import ai.djl.nn.BlockList;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SymbolBlock;
 import ai.djl.pytorch.engine.PtNDManager;
@@ -67,7 +66,6 @@ import java.util.function.Consumer;
 public final class MixedPrecision implements AutoCloseable {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MixedPrecision.class);
-    private static final Field CHILDREN = childrenField();
     private static final String DOWN_RESOURCE = "bf16-cast.pt";
     private static final String UP_RESOURCE = "fp32-cast.pt";
     private static final Field IS_TRAIN = field(PtSymbolBlock.class, "isTrain");
@@ -83,8 +81,6 @@ public final class MixedPrecision implements AutoCloseable {
      */
     public static final String PROPERTY = "finetune.bf16";
 
-    private record Installed(BlockList children, int index, String key, Block original) {}
-
     /** A master parameter and its bfloat16 copy (of a TorchScript module: its island, else null). */
     private record Copy(Parameter master, NDArray compute, ModuleIsland module) {}
 
@@ -92,7 +88,7 @@ public final class MixedPrecision implements AutoCloseable {
     private final PtSymbolBlock down;
     private final PtSymbolBlock up;
     private final ParameterStore castStore;
-    private final List<Installed> installed = new ArrayList<>();
+    private final BlockSwaps swaps = new BlockSwaps();
     private final List<Copy> copies = new ArrayList<>();
     private final List<ModuleIsland> modules = new ArrayList<>();
     /** Each master's bfloat16 copy. */
@@ -146,7 +142,7 @@ public final class MixedPrecision implements AutoCloseable {
                 precision.rootModule = root;
                 precision.rootIsland = replaced;
             } else {
-                precision.visit(root);
+                precision.swaps.replace(root, precision::wrap);
             }
         } catch (IOException e) {
             own.close();
@@ -265,24 +261,6 @@ public final class MixedPrecision implements AutoCloseable {
      */
     public Block block(Block block) {
         return block == rootModule ? rootIsland : block;
-    }
-
-    private void visit(Block block) {
-        if (!(block instanceof AbstractBlock)) {
-            return;
-        }
-        BlockList children = childrenOf((AbstractBlock) block);
-        for (int i = 0; i < children.size(); i++) {
-            Pair<String, Block> child = children.get(i);
-            Block wrapped = wrap(child.getValue());
-            if (wrapped != child.getValue()) {
-                children.remove(i);
-                children.add(i, child.getKey(), wrapped);
-                installed.add(new Installed(children, i, child.getKey(), child.getValue()));
-            } else {
-                visit(child.getValue());
-            }
-        }
     }
 
     /** @return the block's bfloat16 island, or the block itself when it is not one */
@@ -551,12 +529,7 @@ public final class MixedPrecision implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int k = installed.size() - 1; k >= 0; k--) {
-            Installed i = installed.get(k);
-            i.children().remove(i.index());
-            i.children().add(i.index(), i.key(), i.original());
-        }
-        installed.clear();
+        swaps.restore();
         copies.clear();
         byMaster.clear();
         modules.clear();
@@ -583,14 +556,6 @@ public final class MixedPrecision implements AutoCloseable {
         return cast;
     }
 
-    private static BlockList childrenOf(AbstractBlock block) {
-        try {
-            return (BlockList) CHILDREN.get(block);
-        } catch (IllegalAccessException e) {
-            throw new IllegalStateException("Cannot reach the children of " + block.getClass(), e);
-        }
-    }
-
     /** A loaded module starts in its saved mode: put it in the mode DJL believes it is in. */
     private static void restoreMode(PtSymbolBlock module) {
         try {
@@ -607,16 +572,6 @@ public final class MixedPrecision implements AutoCloseable {
     private static Field field(Class<?> owner, String name) {
         try {
             Field f = owner.getDeclaredField(name);
-            f.setAccessible(true);
-            return f;
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private static Field childrenField() {
-        try {
-            Field f = AbstractBlock.class.getDeclaredField("children");
             f.setAccessible(true);
             return f;
         } catch (ReflectiveOperationException e) {
