@@ -27,14 +27,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Field;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -74,12 +70,6 @@ public final class MixedPrecision implements AutoCloseable {
     /** Parameter types of normalisation layers: their layers stay float32. */
     private static final Set<Parameter.Type> NORM_TYPES = EnumSet.of(Parameter.Type.GAMMA, Parameter.Type.BETA,
             Parameter.Type.RUNNING_MEAN, Parameter.Type.RUNNING_VAR);
-    /**
-     * {@code -Dfinetune.bf16=auto} (the default: bfloat16 where the hardware computes it natively),
-     * {@code force} (bfloat16 wherever libtorch runs it, emulated or not: to check numerics) or
-     * {@code off} (float32 always).
-     */
-    public static final String PROPERTY = "finetune.bf16";
 
     /** A master parameter and its bfloat16 copy (of a TorchScript module: its island, else null). */
     private record Copy(Parameter master, NDArray compute, ModuleIsland module) {}
@@ -128,7 +118,7 @@ public final class MixedPrecision implements AutoCloseable {
      * @return the installed precision; close it to restore the model
      */
     public static MixedPrecision install(Block root, NDManager manager, Consumer<String> warn) {
-        String unsupported = unsupported(manager);
+        String unsupported = Bf16Support.unsupported(manager);
         if (unsupported != null) {
             warn.accept("BF16 precision was asked for but " + unsupported + "; float32 is used instead.");
             return off();
@@ -185,67 +175,6 @@ public final class MixedPrecision implements AutoCloseable {
             c.compute().setRequiresGradient(false);
         }
         return precision.rootIsland != null ? precision.rootIsland : root;
-    }
-
-    /**
-     * Why bfloat16 cannot run on a manager's device, or null if it can: DJL's PyTorch engine is
-     * needed, and bfloat16 arithmetic in hardware (CUDA compute capability 8.0 or newer; a CPU with
-     * AVX512_BF16 or AMX, read from {@code /proc/cpuinfo}).
-     *
-     * @param manager the model's manager
-     * @return the reason, or null
-     */
-    public static String unsupported(NDManager manager) {
-        if (!(manager instanceof PtNDManager)) {
-            return "the model's engine is " + manager.getEngine().getEngineName() + ", not PyTorch";
-        }
-        String mode = System.getProperty(PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
-        if (mode.equals("off")) {
-            return "bfloat16 is switched off (-D" + PROPERTY + "=off)";
-        }
-        if (mode.equals("force")) {
-            return null;
-        }
-        Device device = manager.getDevice();
-        if (device.isGpu()) {
-            String capability = ai.djl.util.cuda.CudaUtils.getComputeCapability(device.getDeviceId()); // "86"
-            int major = Integer.parseInt(capability) / 10;
-            return major >= 8 ? null : "the GPU (compute capability " + capability + ") has no bfloat16 arithmetic;"
-                    + " it needs 8.0 (Ampere) or newer";
-        }
-        String emulated = ", so bfloat16 would be emulated and slower than float32 (-D" + PROPERTY
-                + "=force trains in bfloat16 anyway)";
-        Path cpuinfo = Path.of("/proc/cpuinfo");
-        if (!Files.isReadable(cpuinfo)) {
-            return "this CPU's bfloat16 support cannot be read (no /proc/cpuinfo on " + System.getProperty("os.name")
-                    + ")" + emulated;
-        }
-        try {
-            String flags = Files.readString(cpuinfo, StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
-            if (!flags.contains(" avx512_bf16") && !flags.contains(" amx_bf16")) {
-                return "this CPU has no bfloat16 arithmetic (neither AVX512_BF16 nor AMX in /proc/cpuinfo)" + emulated;
-            }
-        } catch (IOException e) {
-            return "this CPU's bfloat16 support cannot be read (" + e.getMessage() + ")" + emulated;
-        }
-        String cap = System.getenv("DNNL_MAX_CPU_ISA");
-        if (cap != null && !isaAllowsBfloat16(cap)) {
-            return "DNNL_MAX_CPU_ISA=" + cap + " keeps oneDNN from its bfloat16 kernels (set it to AVX512_CORE_BF16 or"
-                    + " unset it; docs/design.md says when the cap is needed)" + emulated;
-        }
-        return null;
-    }
-
-    /**
-     * Whether a {@code DNNL_MAX_CPU_ISA} cap leaves oneDNN its bfloat16 kernels.
-     *
-     * @param cap the variable's value
-     * @return true for {@code ALL} and the caps from {@code AVX512_CORE_BF16} up
-     */
-    static boolean isaAllowsBfloat16(String cap) {
-        String c = cap.trim().toUpperCase(Locale.ROOT);
-        return c.isEmpty() || c.equals("ALL") || c.equals("DEFAULT") || c.contains("BF16") || c.contains("AMX")
-                || c.contains("FP16") || c.startsWith("AVX10");
     }
 
     /** @return whether training passes compute in bfloat16 */

@@ -81,16 +81,6 @@ public final class TorchScriptCast {
     }
 
     /**
-     * The storage records of every type, by their path in the archive ({@code archive/data/0}).
-     *
-     * @param archive the bytes of a TorchScript archive
-     * @return each record's element type ({@code Float}, {@code BFloat16}, {@code Long}, ...)
-     */
-    public static Map<String, String> recordTypes(byte[] archive) {
-        return recordTypes(archive, read(archive));
-    }
-
-    /**
      * The integer records of a module (BatchNorm's {@code num_batches_tracked}, which counts the
      * batches its running statistics have taken in), by path: if they change, the statistics did.
      *
@@ -100,7 +90,7 @@ public final class TorchScriptCast {
     public static Map<String, ByteBuffer> integerRecords(byte[] archive) {
         Map<String, byte[]> entries = read(archive);
         Map<String, ByteBuffer> out = new LinkedHashMap<>();
-        recordTypes(archive, entries).forEach((path, type) -> {
+        recordTypes(entries).forEach((path, type) -> {
             if (type.equals("Long") || type.equals("Int")) {
                 out.put(path, ByteBuffer.wrap(entries.get(path)));
             }
@@ -108,7 +98,8 @@ public final class TorchScriptCast {
         return out;
     }
 
-    private static Map<String, String> recordTypes(byte[] archive, Map<String, byte[]> entries) {
+    /** Each storage record's element type ({@code Float}, {@code Long}, ...), by its path in the archive. */
+    private static Map<String, String> recordTypes(Map<String, byte[]> entries) {
         Map<String, String> types = new LinkedHashMap<>();
         entries.forEach((name, bytes) -> {
             if (name.endsWith("/data.pkl")) {
@@ -133,8 +124,8 @@ public final class TorchScriptCast {
     public static byte[] withStatistics(byte[] float32, byte[] bfloat16, Set<ByteBuffer> parameters) {
         Map<String, byte[]> target = read(float32);
         Map<String, byte[]> source = read(bfloat16);
-        Map<String, String> targetTypes = recordTypes(float32, target);
-        Map<String, String> sourceTypes = recordTypes(bfloat16, source);
+        Map<String, String> targetTypes = recordTypes(target);
+        Map<String, String> sourceTypes = recordTypes(source);
         if (!targetTypes.keySet().equals(sourceTypes.keySet())) {
             throw new IllegalArgumentException("The bfloat16 copy's archive has other records than the module's.");
         }

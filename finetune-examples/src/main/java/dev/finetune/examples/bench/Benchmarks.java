@@ -888,8 +888,7 @@ public final class Benchmarks implements Callable<Integer> {
         String isa = System.getenv("DNNL_MAX_CPU_ISA");
         // a cap below AVX512_CORE_BF16 leaves oneDNN without bf16 kernels (eager bf16 autocast of ResNet-18 at
         // 112 px measured 1.6 images/s under AVX2 against 67 without the cap, one thread)
-        boolean bf16Capped = isa != null
-                && !isa.toUpperCase(Locale.ROOT).matches(".*(BF16|AMX|FP16|AVX10|ALL|DEFAULT).*");
+        boolean bf16Capped = isa != null && !dev.finetune.core.internal.Bf16Support.isaAllowsBfloat16(isa);
         boolean avx2 = isa != null && !isa.toUpperCase(Locale.ROOT).contains("512") && !isa.toUpperCase(Locale.ROOT)
                 .matches(".*(AMX|AVX10|ALL|DEFAULT).*");
         String setting = String.format(Locale.ROOT, "batch %d, full fine-tune, SGD momentum 0.9, lr 0.01; BatchNorm on"
